@@ -1,0 +1,60 @@
+//! The command-line interface (clap).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// Simulate a vLLM-style LLM inference engine: continuous batching, chunked prefill, paged KV
+/// cache with prefix caching, preemption, and a roofline model of each forward pass.
+#[derive(Debug, Parser)]
+#[command(name = "inference-lab", version, about)]
+pub struct Cli {
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// The simulation config (TOML).
+    #[arg(short, long, default_value = "config.toml", value_name = "FILE")]
+    pub config: PathBuf,
+    /// Also write the results as JSON to this file.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Print nothing but errors.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Override workload.seed.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Also print the quantities derived from the config (KV blocks, bytes per token, ...).
+    #[arg(short, long)]
+    pub verbose: bool,
+    /// Never use colors (also: the NO_COLOR environment variable).
+    #[arg(long)]
+    pub no_color: bool,
+    /// Dataset mode: a HuggingFace tokenizer.json.
+    #[arg(long, value_name = "FILE")]
+    pub tokenizer: Option<PathBuf>,
+    /// Dataset mode: None, a Jinja template string, or a template file.
+    #[arg(long, value_name = "TEMPLATE")]
+    pub chat_template: Option<String>,
+}
+
+/// `--help` and `--version` exit 0; a usage error prints its first line and exits 1.
+pub fn exit_for_clap_error(err: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    match err.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            print!("{err}");
+            ExitCode::SUCCESS
+        }
+        _ => {
+            let text = err.render().to_string();
+            let first = text.lines().next().unwrap_or("invalid arguments");
+            eprintln!("{first} (see --help)");
+            ExitCode::from(1)
+        }
+    }
+}

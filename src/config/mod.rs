@@ -1,0 +1,182 @@
+//! The configuration: five TOML sections, parsed strictly and validated before anything runs.
+//!
+//! Parsing rejects unknown keys (naming the key, its section and the line) so that a typo never
+//! falls back to a default. Validation checks each section and then what only the whole config
+//! can tell (a KV cache too small for one full-length request).
+
+mod check;
+mod de;
+mod hardware;
+mod model;
+mod scheduler;
+mod simulation;
+mod workload;
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+pub use hardware::HardwareConfig;
+pub use model::ModelConfig;
+pub use scheduler::{Policy, SchedulerConfig};
+pub use simulation::SimulationConfig;
+pub use workload::{ArrivalPattern, LengthDist, WorkloadConfig};
+
+use crate::{bail, Error, Result};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub hardware: HardwareConfig,
+    pub model: ModelConfig,
+    pub scheduler: SchedulerConfig,
+    pub workload: WorkloadConfig,
+    #[serde(default)]
+    pub simulation: SimulationConfig,
+    /// The folder relative paths inside the config (dataset_path) resolve against.
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+}
+
+impl Config {
+    /// Reads, parses and validates a config file. Errors name the file.
+    pub fn load(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::new(format!("cannot read config file {}: {e}", path.display()))
+        })?;
+        let mut config =
+            Config::from_toml_str(&text).map_err(|e| e.context(path.display()))?;
+        config.base_dir = path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        Ok(config)
+    }
+
+    /// Parses and validates TOML text. Errors carry the line number where TOML gives one.
+    pub fn from_toml_str(text: &str) -> Result<Config> {
+        let de = toml::Deserializer::parse(text).map_err(|e| describe_toml_error(text, &e, None))?;
+        let config: Config = serde_path_to_error::deserialize(de).map_err(|e| {
+            let path = e.path().to_string();
+            describe_toml_error(text, e.inner(), Some(&path))
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Builds a config from an already-parsed TOML table (the sweep runner edits tables).
+    pub fn from_toml_value(value: toml::Value) -> Result<Config> {
+        let config: Config = serde_path_to_error::deserialize(value).map_err(|e| {
+            let path = e.path().to_string();
+            Error::new(describe_serde_message(e.inner().message(), &path))
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks every section, then the constraints that span sections.
+    pub fn validate(&self) -> Result<()> {
+        self.hardware.validate()?;
+        self.model.validate()?;
+        self.scheduler.validate()?;
+        self.workload.validate()?;
+        self.simulation.validate()?;
+        let blocks = self.kv_cache_blocks()?;
+        let block_size = u64::from(self.scheduler.block_size);
+        let max_len = u64::from(self.model.max_seq_len);
+        let needed = max_len.div_ceil(block_size);
+        if blocks < needed {
+            bail!(
+                "the KV cache holds {blocks} blocks of {block_size} tokens ({} tokens) but one \
+                 request of model.max_seq_len = {max_len} tokens needs {needed}: raise \
+                 hardware.kv_cache_capacity (or memory), or lower model.max_seq_len",
+                blocks * block_size
+            );
+        }
+        Ok(())
+    }
+
+    pub fn kv_bytes_per_token(&self) -> f64 {
+        self.model.kv_bytes_per_token(self.hardware.bytes_per_param)
+    }
+
+    /// Number of KV-cache blocks: floor(capacity / (block_size x kv_bytes_per_token)).
+    pub fn kv_cache_blocks(&self) -> Result<u64> {
+        let bytes = self.hardware.kv_cache_bytes(&self.model)?;
+        let per_block = f64::from(self.scheduler.block_size) * self.kv_bytes_per_token();
+        Ok((bytes / per_block).floor() as u64)
+    }
+
+    /// The dataset file, resolved against the config's folder.
+    pub fn dataset_path(&self) -> Option<PathBuf> {
+        self.workload
+            .dataset_path
+            .as_ref()
+            .map(|p| self.base_dir.join(p))
+    }
+}
+
+/// Turns a TOML parse or type error into one line: `line N: [section] key: problem`.
+fn describe_toml_error(text: &str, err: &toml::de::Error, path: Option<&str>) -> Error {
+    let line = err
+        .span()
+        .map(|span| text[..span.start.min(text.len())].lines().count().max(1));
+    let message = describe_serde_message(err.message(), path.unwrap_or(""));
+    match line {
+        Some(line) => Error::new(format!("line {line}: {message}")),
+        None => Error::new(message),
+    }
+}
+
+/// Rewords serde's messages for people who write TOML, not Rust.
+fn describe_serde_message(message: &str, path: &str) -> String {
+    let message = message.trim().replace('\n', " ");
+    let path = path.trim_end_matches('?');
+    let path = if path == "." { "" } else { path };
+    if let Some(rest) = message.strip_prefix("unknown field ") {
+        // "`foo`, expected one of `a`, `b`"
+        let (key, allowed) = rest.split_once(", expected").unwrap_or((rest, ""));
+        let section = section_of(path, key);
+        let allowed = allowed
+            .trim_start_matches(" one of ")
+            .trim_start_matches(' ');
+        return format!("unknown key {key} in {section}; allowed keys: {allowed}");
+    }
+    if let Some(rest) = message.strip_prefix("missing field ") {
+        let section = if path.is_empty() {
+            "the config".to_string()
+        } else {
+            format!("[{path}]")
+        };
+        return format!("missing required key {rest} in {section}");
+    }
+    let message = message
+        .replace("expected u32", "expected a whole number >= 0")
+        .replace("expected u64", "expected a whole number >= 0")
+        .replace("expected f64", "expected a number")
+        .replace("unknown variant", "unknown value");
+    if path.is_empty() {
+        message
+    } else {
+        format!("{path}: {message}")
+    }
+}
+
+/// serde_path_to_error reports an unknown key's path as "section.key"; the section is what a
+/// user looks for.
+fn section_of(path: &str, key: &str) -> String {
+    let key = key.trim_matches('`');
+    let section = path
+        .strip_suffix(key)
+        .map(|p| p.trim_end_matches('.'))
+        .unwrap_or(path);
+    if section.is_empty() {
+        "the top level (sections are [hardware], [model], [scheduler], [workload], [simulation])"
+            .to_string()
+    } else {
+        format!("[{section}]")
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,115 @@
+//! `[scheduler]`: the engine's batching and admission knobs (vLLM's names where vLLM has one).
+
+use serde::{Deserialize, Serialize};
+
+use super::check::at_least_one;
+use crate::Result;
+
+/// How the waiting queue is ordered (and whom preemption picks as its victim).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Policy {
+    /// First come, first served (by arrival time).
+    Fcfs,
+    /// Shortest output first.
+    Sof,
+    /// Shortest input (prompt) first.
+    Sif,
+    /// Shortest total (prompt + output) first.
+    Stf,
+    /// Longest input first.
+    Lif,
+    /// Longest output first.
+    Lof,
+    /// Longest total first.
+    Ltf,
+    /// Lowest priority value first, then arrival.
+    Priority,
+}
+
+impl Policy {
+    pub const ALL: [Policy; 8] = [
+        Policy::Fcfs,
+        Policy::Sof,
+        Policy::Sif,
+        Policy::Stf,
+        Policy::Lif,
+        Policy::Lof,
+        Policy::Ltf,
+        Policy::Priority,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Policy::Fcfs => "fcfs",
+            Policy::Sof => "sof",
+            Policy::Sif => "sif",
+            Policy::Stf => "stf",
+            Policy::Lif => "lif",
+            Policy::Lof => "lof",
+            Policy::Ltf => "ltf",
+            Policy::Priority => "priority",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SchedulerConfig {
+    /// Token budget of one step (prefill chunks + decodes).
+    pub max_num_batched_tokens: u32,
+    /// Most requests in the running batch.
+    pub max_num_seqs: u32,
+    pub policy: Policy,
+    /// Split long prompts across steps so decodes keep flowing.
+    pub enable_chunked_prefill: bool,
+    /// Tokens per KV-cache block.
+    pub block_size: u32,
+    /// Most prompt tokens one request may prefill in one step. 0 = no cap, except that with
+    /// max_num_partial_prefills > 1 it becomes 4% of model.max_seq_len (vLLM's rule).
+    #[serde(default)]
+    pub long_prefill_token_threshold: u32,
+    /// Most requests that may be part-way through their prefill at once.
+    #[serde(default = "one")]
+    pub max_num_partial_prefills: u32,
+    /// Admit a request only when every running request could grow to its full length without
+    /// running out of blocks: no preemption can occur.
+    #[serde(default)]
+    pub enable_preemption_free: bool,
+    /// Reuse KV blocks whose token prefix is already cached.
+    #[serde(default = "yes")]
+    pub enable_prefix_caching: bool,
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl SchedulerConfig {
+    pub(super) fn validate(&self) -> Result<()> {
+        at_least_one(
+            "scheduler.max_num_batched_tokens",
+            self.max_num_batched_tokens.into(),
+        )?;
+        at_least_one("scheduler.max_num_seqs", self.max_num_seqs.into())?;
+        at_least_one("scheduler.block_size", self.block_size.into())?;
+        at_least_one(
+            "scheduler.max_num_partial_prefills",
+            self.max_num_partial_prefills.into(),
+        )?;
+        Ok(())
+    }
+
+    /// The per-request prefill cap per step after defaults; None = uncapped.
+    pub fn prefill_chunk_cap(&self, max_seq_len: u32) -> Option<u32> {
+        match self.long_prefill_token_threshold {
+            0 if self.max_num_partial_prefills > 1 => Some((max_seq_len as f64 * 0.04) as u32).map(|v| v.max(1)),
+            0 => None,
+            t => Some(t),
+        }
+    }
+}

@@ -1,0 +1,172 @@
+//! `[workload]`: when requests arrive and how long they are.
+
+use serde::{Deserialize, Serialize};
+
+use super::check::{at_least_one, non_negative, positive};
+use crate::{bail, Result};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ArrivalPattern {
+    /// Exponential inter-arrival times with mean 1 / arrival_rate.
+    Poisson,
+    /// Inter-arrival times uniform on [0, 2 / arrival_rate] (mean 1 / arrival_rate).
+    Uniform,
+    /// Groups of burst_size simultaneous requests; the groups arrive as a Poisson process at
+    /// arrival_rate / burst_size, so the long-run rate is still arrival_rate.
+    Burst,
+    /// Exactly one request every 1 / arrival_rate seconds, the first at t = 0.
+    FixedRate,
+    /// num_concurrent_users users each send a request at t = 0 and the next one the instant
+    /// the previous completes.
+    ClosedLoop,
+    /// Every request arrives at t = 0.
+    Batched,
+}
+
+impl ArrivalPattern {
+    pub fn name(self) -> &'static str {
+        match self {
+            ArrivalPattern::Poisson => "poisson",
+            ArrivalPattern::Uniform => "uniform",
+            ArrivalPattern::Burst => "burst",
+            ArrivalPattern::FixedRate => "fixed_rate",
+            ArrivalPattern::ClosedLoop => "closed_loop",
+            ArrivalPattern::Batched => "batched",
+        }
+    }
+
+    /// Whether arrival times depend on arrival_rate.
+    pub fn uses_rate(self) -> bool {
+        !matches!(self, ArrivalPattern::ClosedLoop | ArrivalPattern::Batched)
+    }
+}
+
+/// A distribution of token counts. Samples are rounded to the nearest integer and clipped to at
+/// least 1 (see [`crate::workload`] for the max_seq_len rule).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+pub enum LengthDist {
+    Fixed { value: u32 },
+    /// Integers uniform on [min, max], both included.
+    Uniform { min: u32, max: u32 },
+    Normal { mean: f64, std_dev: f64 },
+    /// exp(N(mean, std_dev)): mean and std_dev are those of the logarithm (mean = 6.9 gives a
+    /// median of about e^6.9 = 1000 tokens).
+    Lognormal { mean: f64, std_dev: f64 },
+}
+
+impl LengthDist {
+    fn validate(&self, field: &str) -> Result<()> {
+        match *self {
+            LengthDist::Fixed { value } => at_least_one(&format!("{field}.value"), value.into()),
+            LengthDist::Uniform { min, max } => {
+                at_least_one(&format!("{field}.min"), min.into())?;
+                if min > max {
+                    bail!("{field}: min = {min} is greater than max = {max}: uniform needs min <= max");
+                }
+                Ok(())
+            }
+            LengthDist::Normal { mean, std_dev } | LengthDist::Lognormal { mean, std_dev } => {
+                if !mean.is_finite() {
+                    bail!("{field}.mean = {mean} is invalid: it must be a finite number");
+                }
+                if !(std_dev.is_finite() && std_dev >= 0.0) {
+                    bail!("{field}.std_dev = {std_dev} is invalid: it must be >= 0");
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkloadConfig {
+    pub arrival_pattern: ArrivalPattern,
+    /// Requests per second (poisson, uniform, burst, fixed_rate). Accepted but unused by
+    /// closed_loop and batched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arrival_rate: Option<f64>,
+    /// How many requests to generate. With duration_secs too, whichever limit comes first.
+    #[serde(
+        default,
+        deserialize_with = "super::de::opt_count",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub num_requests: Option<u64>,
+    /// No request arrives after this many simulated seconds (the ones already in the system
+    /// run to completion).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_secs: Option<f64>,
+    /// closed_loop: the number of users, each with one request in flight.
+    #[serde(default = "default_users")]
+    pub num_concurrent_users: u32,
+    /// burst: requests per burst.
+    #[serde(default = "default_burst_size")]
+    pub burst_size: u32,
+    /// Seeds the request stream (arrival times and lengths), nothing else: two configs that
+    /// differ only in scheduler knobs see the same requests.
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    pub input_len_dist: LengthDist,
+    pub output_len_dist: LengthDist,
+    /// A JSONL file of real requests (dataset mode), relative to the config file's folder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dataset_path: Option<String>,
+}
+
+fn default_users() -> u32 {
+    64
+}
+
+fn default_burst_size() -> u32 {
+    8
+}
+
+fn default_seed() -> u64 {
+    42
+}
+
+impl WorkloadConfig {
+    pub(super) fn validate(&self) -> Result<()> {
+        let pattern = self.arrival_pattern.name();
+        if self.arrival_pattern.uses_rate() {
+            match self.arrival_rate {
+                None => bail!(
+                    "workload.arrival_rate is missing: arrival_pattern = \"{pattern}\" needs a rate in requests/s"
+                ),
+                Some(rate) => positive("workload.arrival_rate", rate)?,
+            }
+        }
+        if let Some(n) = self.num_requests {
+            at_least_one("workload.num_requests", n)?;
+        }
+        if let Some(d) = self.duration_secs {
+            positive("workload.duration_secs", d)?;
+        }
+        // A dataset bounds the run by its own length.
+        if self.num_requests.is_none() && self.dataset_path.is_none() {
+            match self.arrival_pattern {
+                ArrivalPattern::Batched => bail!(
+                    "workload.num_requests is missing: arrival_pattern = \"batched\" needs it (all requests arrive at t = 0)"
+                ),
+                _ if self.duration_secs.is_none() => bail!(
+                    "workload: set num_requests or duration_secs (or both): arrival_pattern = \"{pattern}\" would never stop"
+                ),
+                _ => {}
+            }
+        }
+        at_least_one(
+            "workload.num_concurrent_users",
+            self.num_concurrent_users.into(),
+        )?;
+        at_least_one("workload.burst_size", self.burst_size.into())?;
+        if let Some(rate) = self.arrival_rate {
+            non_negative("workload.arrival_rate", rate)?;
+        }
+        self.input_len_dist.validate("workload.input_len_dist")?;
+        self.output_len_dist.validate("workload.output_len_dist")?;
+        Ok(())
+    }
+}

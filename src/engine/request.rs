@@ -1,0 +1,69 @@
+//! A request's state inside the engine.
+
+use super::kv_cache::BlockId;
+use crate::workload::RequestSpec;
+
+/// A request as the engine tracks it. Its token sequence is the prompt followed by the output
+/// generated so far; `num_computed` of those tokens have their KV in the cache. A step that
+/// brings `num_computed` up to the whole sequence emits the next output token, so the step that
+/// computes the last prompt token emits the first output token, every later step emits one
+/// more, and after a preemption (recompute) the step that finishes recomputing emits the next.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub spec: RequestSpec,
+    pub num_computed: u32,
+    pub num_output: u32,
+    /// KV blocks, in token order.
+    pub blocks: Vec<BlockId>,
+    /// Leading full blocks already registered in the prefix cache.
+    pub num_registered: u32,
+    /// Simulated instant of the first output token.
+    pub first_token: Option<f64>,
+    /// Simulated instant of the latest output token.
+    pub last_token: f64,
+    pub preemptions: u32,
+}
+
+impl Request {
+    pub fn new(spec: RequestSpec) -> Request {
+        Request {
+            spec,
+            num_computed: 0,
+            num_output: 0,
+            blocks: Vec::new(),
+            num_registered: 0,
+            first_token: None,
+            last_token: spec.arrival,
+            preemptions: 0,
+        }
+    }
+
+    /// Prompt plus the output generated so far.
+    pub fn total_tokens(&self) -> u32 {
+        self.spec.prompt_len + self.num_output
+    }
+
+    /// Tokens whose KV still has to be computed before the next output token.
+    pub fn remaining(&self) -> u32 {
+        self.total_tokens() - self.num_computed
+    }
+
+    /// Whether the request is (re)computing its prompt rather than decoding one token a step.
+    pub fn in_prefill(&self) -> bool {
+        self.num_output == 0 || self.remaining() > 1
+    }
+
+    /// The content hash of block `index`. Synthetic requests have no token ids, so each block's
+    /// content is unique to its request: nothing is shared between requests, but a preempted
+    /// request finds its own blocks again if they have not been evicted.
+    pub fn block_hash(&self, index: u32) -> u64 {
+        mix(self.spec.id.wrapping_add(1), u64::from(index))
+    }
+}
+
+fn mix(a: u64, b: u64) -> u64 {
+    let mut z = a.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ b.wrapping_add(0xD1B5_4A32_D192_ED03);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}

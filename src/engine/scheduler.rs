@@ -1,0 +1,197 @@
+//! One scheduling decision per step, vLLM V1 style.
+//!
+//! 1. Running requests first, in admission order: each gets its next tokens (a decoding
+//!    request 1, a prefilling one the rest of its prompt, capped by the per-request chunk cap
+//!    and by what is left of the step's token budget). If its KV blocks cannot be allocated, a
+//!    victim is preempted (recompute: its blocks are released and it waits again with no KV),
+//!    until the allocation fits or the request itself is the victim.
+//! 2. Only if nothing was preempted: waiting requests in policy order, while the budget,
+//!    max_num_seqs, the partial-prefill limit, preemption-free reservations and the free blocks
+//!    allow. Admission stops at the first request that does not fit (no skipping ahead), so a
+//!    policy's order is also the order of service.
+//!
+//! Without chunked prefill a prompt must fit the remaining budget whole; a prompt longer than
+//! the whole budget (which vLLM would reject) is computed in budget-sized pieces.
+
+use super::queue::QueueKey;
+use super::simulator::Simulator;
+use crate::config::Policy;
+
+impl Simulator {
+    /// Fills `self.batch` with (slot, new tokens). Returns whether anything was preempted.
+    pub(super) fn schedule(&mut self) -> bool {
+        self.batch.clear();
+        let mut budget = self.knobs.max_batched;
+        let mut preempted = false;
+        let mut partial = 0u32;
+
+        let mut i = 0;
+        while i < self.running.len() && budget > 0 {
+            let slot = self.running[i];
+            let r = &self.requests[slot];
+            let remaining = r.remaining();
+            let Some(n) = self.tokens_for(remaining, r.in_prefill(), budget) else {
+                i += 1;
+                continue;
+            };
+            let needed = self.blocks_for(r.num_computed + n);
+            let mut scheduled = true;
+            while needed > self.requests[slot].blocks.len() as u32 + self.kv.num_free() {
+                let victim = self.pick_victim(i);
+                self.preempt(victim);
+                preempted = true;
+                if victim == i {
+                    scheduled = false;
+                    break;
+                }
+            }
+            if !scheduled {
+                continue; // running[i] is now the next request
+            }
+            self.grow(slot, needed);
+            if n < remaining {
+                partial += 1;
+            }
+            self.batch.push((slot, n));
+            budget -= n;
+            i += 1;
+        }
+
+        if preempted {
+            return true;
+        }
+        while budget > 0 && (self.running.len() as u32) < self.knobs.max_seqs {
+            let Some(slot) = self.waiting.peek() else {
+                break;
+            };
+            let hits = self.lookup_prefix(slot);
+            let r = &self.requests[slot];
+            let cached = hits * self.knobs.block_size;
+            let remaining = r.total_tokens() - cached;
+            let Some(n) = self.tokens_for(remaining, true, budget) else {
+                break;
+            };
+            if n < remaining && partial >= self.knobs.max_partial {
+                break;
+            }
+            let reservation = if self.knobs.preemption_free {
+                let full_length = r.spec.prompt_len + r.spec.output_len;
+                let blocks = u64::from(self.blocks_for(full_length));
+                if self.reserved_blocks + blocks > u64::from(self.kv.num_blocks()) {
+                    break;
+                }
+                blocks
+            } else {
+                0
+            };
+            let needed = self.blocks_for(cached + n);
+            let evictable_hits = self.scratch_hits.iter().filter(|&&(_, e)| e).count() as u32;
+            if needed - hits > self.kv.num_free() - evictable_hits {
+                break;
+            }
+            // Commit the admission.
+            self.waiting.pop();
+            self.reserved_blocks += reservation;
+            for &(block, _) in &self.scratch_hits {
+                self.kv.take_cached(block);
+            }
+            let r = &mut self.requests[slot];
+            r.blocks.extend(self.scratch_hits.iter().map(|&(b, _)| b));
+            r.num_computed = cached;
+            r.num_registered = hits;
+            if self.kv.prefix_caching() {
+                self.metrics
+                    .record_prefix_lookup(u64::from(r.total_tokens()), u64::from(cached));
+            }
+            self.grow(slot, needed);
+            if n < remaining {
+                partial += 1;
+            }
+            self.running.push(slot);
+            self.batch.push((slot, n));
+            budget -= n;
+        }
+        false
+    }
+
+    /// How many tokens a request with `remaining` tokens to compute gets from `budget`, or None
+    /// if it must wait for a later step.
+    fn tokens_for(&self, remaining: u32, in_prefill: bool, budget: u32) -> Option<u32> {
+        if !in_prefill {
+            return Some(remaining.min(budget));
+        }
+        if self.knobs.chunked_prefill {
+            let capped = self.knobs.chunk_cap.map_or(remaining, |c| remaining.min(c));
+            return Some(capped.min(budget));
+        }
+        if remaining <= budget {
+            Some(remaining)
+        } else if remaining > self.knobs.max_batched && budget == self.knobs.max_batched {
+            Some(budget)
+        } else {
+            None
+        }
+    }
+
+    /// Blocks that hold `tokens` tokens.
+    pub(super) fn blocks_for(&self, tokens: u32) -> u32 {
+        tokens.div_ceil(self.knobs.block_size)
+    }
+
+    /// Allocates blocks until the request holds `needed` (the caller checked they are free).
+    fn grow(&mut self, slot: usize, needed: u32) {
+        let r = &mut self.requests[slot];
+        while (r.blocks.len() as u32) < needed {
+            let b = self.kv.allocate().expect("caller checked free blocks");
+            r.blocks.push(b);
+        }
+    }
+
+    /// Leading blocks of the request found in the prefix cache, into `scratch_hits`. At least
+    /// one token is always left to compute (the step that computes it emits the next token).
+    fn lookup_prefix(&mut self, slot: usize) -> u32 {
+        self.scratch_hits.clear();
+        let r = &self.requests[slot];
+        // A synthetic request that was never computed cannot have cached blocks.
+        if !self.kv.prefix_caching() || r.preemptions == 0 {
+            return 0;
+        }
+        let max_blocks = (r.total_tokens() - 1) / self.knobs.block_size;
+        for index in 0..max_blocks {
+            match self.kv.lookup(r.block_hash(index)) {
+                Some(hit) => self.scratch_hits.push(hit),
+                None => break,
+            }
+        }
+        self.scratch_hits.len() as u32
+    }
+
+    /// The running request (at index >= `from`, i.e. not yet scheduled this step) that the
+    /// policy values least: for fcfs the most recently admitted, otherwise the one that would
+    /// sort last in the waiting queue.
+    fn pick_victim(&self, from: usize) -> usize {
+        if self.knobs.policy == Policy::Fcfs {
+            return self.running.len() - 1;
+        }
+        (from..self.running.len())
+            .max_by_key(|&i| QueueKey::new(self.knobs.policy, &self.requests[self.running[i]].spec))
+            .expect("the request being scheduled is a candidate")
+    }
+
+    /// Recompute preemption: release the blocks, forget the KV, wait again.
+    fn preempt(&mut self, running_index: usize) {
+        let slot = self.running.remove(running_index);
+        let r = &mut self.requests[slot];
+        self.kv.release_all(&mut r.blocks);
+        r.num_computed = 0;
+        r.num_registered = 0;
+        r.preemptions += 1;
+        self.metrics.record_preemption();
+        if self.knobs.preemption_free {
+            let full = r.spec.prompt_len + r.spec.output_len;
+            self.reserved_blocks -= u64::from(full.div_ceil(self.knobs.block_size));
+        }
+        let key = QueueKey::new(self.knobs.policy, &r.spec);
+        self.waiting.push(key, slot);
+    }
+}

@@ -1,0 +1,358 @@
+//! The event loop: admit arrivals, schedule a step, price it, apply it, repeat.
+//!
+//! The simulator owns no terminal, file or thread: it takes a [`Config`] and returns a
+//! [`RunSummary`], optionally calling a progress callback every `simulation.log_interval` steps.
+
+use super::compute::{Roofline, StepCost, Work};
+use super::kv_cache::KvCache;
+use super::queue::{QueueKey, WaitingQueue};
+use super::request::Request;
+use crate::config::{Config, Policy};
+use crate::metrics::{Collector, RunSummary};
+use crate::workload::Workload;
+use crate::{bail, Result};
+
+/// The scheduler's knobs, resolved once from the config.
+#[derive(Debug, Clone)]
+pub(super) struct Knobs {
+    pub max_batched: u32,
+    pub max_seqs: u32,
+    pub policy: Policy,
+    pub chunked_prefill: bool,
+    pub chunk_cap: Option<u32>,
+    pub max_partial: u32,
+    pub preemption_free: bool,
+    pub block_size: u32,
+}
+
+/// A snapshot for progress displays.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Progress {
+    /// Simulated seconds.
+    pub now: f64,
+    pub completed: u64,
+    /// Requests the run will see, when known up front.
+    pub total: Option<u64>,
+    pub running: usize,
+    pub waiting: usize,
+    /// Fraction of KV blocks in use.
+    pub kv_cache_util: f64,
+    pub steps: u64,
+}
+
+/// What one call to [`Simulator::step`] did.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum StepOutcome {
+    /// A forward pass ran.
+    Ran(StepCost),
+    /// Nothing could run: the clock moved to the next arrival, or a preemption emptied the
+    /// batch and the next call will readmit.
+    Idle,
+    /// Every request has completed and none will arrive.
+    Done,
+}
+
+pub struct Simulator {
+    pub(super) knobs: Knobs,
+    roofline: Roofline,
+    pub(super) kv: KvCache,
+    workload: Workload,
+    /// Request slots; a finished request's slot is reused.
+    pub(super) requests: Vec<Request>,
+    free_slots: Vec<usize>,
+    /// Slots of running requests, in admission order.
+    pub(super) running: Vec<usize>,
+    pub(super) waiting: WaitingQueue,
+    /// This step's (slot, new tokens).
+    pub(super) batch: Vec<(usize, u32)>,
+    pub(super) scratch_hits: Vec<(u32, bool)>,
+    pub(super) reserved_blocks: u64,
+    finished: Vec<usize>,
+    pub(super) metrics: Collector,
+    now: f64,
+    last_completion: f64,
+    log_interval: u64,
+}
+
+impl Simulator {
+    pub fn new(config: &Config) -> Result<Simulator> {
+        config.validate()?;
+        let blocks = config.kv_cache_blocks()?;
+        let Ok(blocks) = u32::try_from(blocks) else {
+            bail!(
+                "the KV cache would have {blocks} blocks, more than this simulator supports \
+                 (2^32 - 1): raise scheduler.block_size"
+            );
+        };
+        let s = &config.scheduler;
+        Ok(Simulator {
+            knobs: Knobs {
+                max_batched: s.max_num_batched_tokens,
+                max_seqs: s.max_num_seqs,
+                policy: s.policy,
+                chunked_prefill: s.enable_chunked_prefill,
+                chunk_cap: s
+                    .enable_chunked_prefill
+                    .then(|| s.prefill_chunk_cap(config.model.max_seq_len))
+                    .flatten(),
+                max_partial: s.max_num_partial_prefills,
+                preemption_free: s.enable_preemption_free,
+                block_size: s.block_size,
+            },
+            roofline: Roofline::new(config),
+            kv: KvCache::new(blocks, s.enable_prefix_caching),
+            workload: Workload::new(config)?,
+            requests: Vec::new(),
+            free_slots: Vec::new(),
+            running: Vec::new(),
+            waiting: WaitingQueue::default(),
+            batch: Vec::new(),
+            scratch_hits: Vec::new(),
+            reserved_blocks: 0,
+            finished: Vec::new(),
+            metrics: Collector::default(),
+            now: 0.0,
+            last_completion: 0.0,
+            log_interval: config.simulation.log_interval,
+        })
+    }
+
+    /// Runs to completion.
+    pub fn run(self) -> Result<RunSummary> {
+        self.run_with_progress(|_| {})
+    }
+
+    /// Runs to completion, calling `progress` every `simulation.log_interval` steps and once at
+    /// the end.
+    pub fn run_with_progress(mut self, mut progress: impl FnMut(&Progress)) -> Result<RunSummary> {
+        loop {
+            match self.step()? {
+                StepOutcome::Done => break,
+                StepOutcome::Ran(_) if self.metrics.steps() % self.log_interval == 0 => {
+                    progress(&self.progress())
+                }
+                _ => {}
+            }
+        }
+        progress(&self.progress());
+        Ok(self.finish())
+    }
+
+    /// Advances the simulation by one engine iteration.
+    pub fn step(&mut self) -> Result<StepOutcome> {
+        self.admit_arrivals();
+        if self.running.is_empty() && self.waiting.is_empty() {
+            return Ok(match self.workload.next_arrival() {
+                Some(t) => {
+                    self.now = self.now.max(t);
+                    StepOutcome::Idle
+                }
+                None => StepOutcome::Done,
+            });
+        }
+        let preempted = self.schedule();
+        if self.batch.is_empty() {
+            if preempted {
+                return Ok(StepOutcome::Idle);
+            }
+            if let Some(t) = self.workload.next_arrival().filter(|&t| t > self.now) {
+                self.now = t;
+                return Ok(StepOutcome::Idle);
+            }
+            bail!(
+                "the engine stalled at t = {:.6} s with {} running and {} waiting requests and \
+                 nothing schedulable (this is a bug: please report it with the config)",
+                self.now,
+                self.running.len(),
+                self.waiting.len()
+            );
+        }
+        let cost = self.roofline.step(self.batch.iter().map(|&(slot, n)| Work {
+            cached: self.requests[slot].num_computed,
+            new: n,
+        }));
+        let kv_util = f64::from(self.kv.num_used()) / f64::from(self.kv.num_blocks());
+        let step_start = self.now;
+        self.now += cost.time;
+        let same_step_gaps = self.apply_step(step_start);
+        self.metrics.record_step(&cost, kv_util, same_step_gaps);
+        self.retire_finished();
+        Ok(StepOutcome::Ran(cost))
+    }
+
+    /// Moves every request that has arrived by now into the waiting queue.
+    fn admit_arrivals(&mut self) {
+        while let Some(spec) = self.workload.pop_arrived(self.now) {
+            let request = Request::new(spec);
+            let slot = match self.free_slots.pop() {
+                Some(slot) => {
+                    self.requests[slot] = request;
+                    slot
+                }
+                None => {
+                    self.requests.push(request);
+                    self.requests.len() - 1
+                }
+            };
+            self.waiting
+                .push(QueueKey::new(self.knobs.policy, &spec), slot);
+        }
+    }
+
+    /// Applies the scheduled tokens at the end of a step that began at `step_start`: KV grows,
+    /// full blocks enter the prefix cache, and requests that computed their whole sequence emit
+    /// a token. Returns how many tokens came exactly one step after their previous token.
+    fn apply_step(&mut self, step_start: f64) -> u64 {
+        let now = self.now;
+        let block_size = self.knobs.block_size;
+        let mut same_step_gaps = 0;
+        for &(slot, n) in &self.batch {
+            let r = &mut self.requests[slot];
+            r.num_computed += n;
+            if self.kv.prefix_caching() {
+                let full = r.num_computed / block_size;
+                while r.num_registered < full {
+                    let index = r.num_registered;
+                    self.kv.register(r.blocks[index as usize], r.block_hash(index));
+                    r.num_registered += 1;
+                }
+            }
+            if r.num_computed < r.total_tokens() {
+                continue;
+            }
+            r.num_output += 1;
+            if r.first_token.is_none() {
+                r.first_token = Some(now);
+            } else if r.last_token == step_start {
+                same_step_gaps += 1;
+            } else {
+                self.metrics.record_gap(now - r.last_token);
+            }
+            r.last_token = now;
+            if r.num_output == r.spec.output_len {
+                self.finished.push(slot);
+            }
+        }
+        same_step_gaps
+    }
+
+    /// Frees finished requests' blocks and slots, and lets closed-loop users send again.
+    fn retire_finished(&mut self) {
+        if self.finished.is_empty() {
+            return;
+        }
+        for &slot in &self.finished {
+            let r = &mut self.requests[slot];
+            self.kv.release_all(&mut r.blocks);
+            self.metrics.record_completion(
+                r.spec.arrival,
+                r.first_token.expect("a finished request has emitted tokens"),
+                self.now,
+                r.spec.prompt_len,
+                r.spec.output_len,
+            );
+            if self.knobs.preemption_free {
+                let full = r.spec.prompt_len + r.spec.output_len;
+                self.reserved_blocks -= u64::from(full.div_ceil(self.knobs.block_size));
+            }
+            self.free_slots.push(slot);
+            self.workload.on_completion(self.now);
+        }
+        self.last_completion = self.now;
+        let requests = &self.requests;
+        let finished = &self.finished;
+        self.running
+            .retain(|&slot| requests[slot].num_output < requests[slot].spec.output_len);
+        debug_assert!(finished.iter().all(|s| !self.running.contains(s)));
+        self.finished.clear();
+    }
+
+    pub fn progress(&self) -> Progress {
+        Progress {
+            now: self.now,
+            completed: self.metrics.completed(),
+            total: self.workload.expected_total(),
+            running: self.running.len(),
+            waiting: self.waiting.len(),
+            kv_cache_util: f64::from(self.kv.num_used()) / f64::from(self.kv.num_blocks()),
+            steps: self.metrics.steps(),
+        }
+    }
+
+    /// Simulated seconds so far.
+    pub fn now(&self) -> f64 {
+        self.now
+    }
+
+    /// Running requests' (id, tokens computed, tokens generated), for tests and inspection.
+    pub fn running(&self) -> impl Iterator<Item = (u64, u32, u32)> + '_ {
+        self.running.iter().map(|&s| {
+            let r = &self.requests[s];
+            (r.spec.id, r.num_computed, r.num_output)
+        })
+    }
+
+    pub fn num_waiting(&self) -> usize {
+        self.waiting.len()
+    }
+
+    /// Requests generated by the workload so far (arrived or pending).
+    pub fn num_generated(&self) -> u64 {
+        self.workload.generated()
+    }
+
+    pub fn kv_blocks_used(&self) -> u32 {
+        self.kv.num_used()
+    }
+
+    /// Checks the engine's invariants: each running request holds exactly the blocks its
+    /// computed tokens need, waiting requests hold none, and the block count adds up.
+    pub fn check_invariants(&self) -> std::result::Result<(), String> {
+        self.kv.check_invariants()?;
+        let mut referenced = 0u64;
+        for &slot in &self.running {
+            let r = &self.requests[slot];
+            let want = self.blocks_for(r.num_computed) as usize;
+            if r.blocks.len() != want {
+                return Err(format!(
+                    "request {} holds {} blocks for {} computed tokens (needs {want})",
+                    r.spec.id,
+                    r.blocks.len(),
+                    r.num_computed
+                ));
+            }
+            if r.num_output >= r.spec.output_len {
+                return Err(format!("request {} is running but finished", r.spec.id));
+            }
+            referenced += r.blocks.len() as u64;
+        }
+        for slot in self.waiting.slots() {
+            let r = &self.requests[slot];
+            if !r.blocks.is_empty() || r.num_computed != 0 {
+                return Err(format!("waiting request {} holds KV", r.spec.id));
+            }
+        }
+        if self.running.len() > self.knobs.max_seqs as usize {
+            return Err(format!("{} running > max_num_seqs", self.running.len()));
+        }
+        // Shared prefix blocks are counted once per holder, so this is an upper bound.
+        if referenced < u64::from(self.kv.num_used()) {
+            return Err(format!(
+                "{} blocks in use but running requests hold only {referenced}",
+                self.kv.num_used()
+            ));
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> RunSummary {
+        let total = self.workload.generated();
+        let blocks = u64::from(self.kv.num_blocks());
+        self.metrics.finish(self.last_completion, total, blocks)
+    }
+
+    /// Ends the run now and summarises it (for callers driving [`step`](Self::step) themselves).
+    pub fn into_summary(self) -> RunSummary {
+        self.finish()
+    }
+}

@@ -1,0 +1,26 @@
+//! inference-lab: a discrete-event simulator of a vLLM-style LLM serving engine.
+//!
+//! ```no_run
+//! use inference_lab::{Config, Simulator};
+//! let config = Config::load("configs/blog-llama3-70b-h100-tp2.toml".as_ref())?;
+//! let summary = Simulator::new(&config)?.run()?;
+//! println!("p99 TTFT: {:?} ms", summary.ttft_ms.p99);
+//! # Ok::<(), inference_lab::Error>(())
+//! ```
+//!
+//! The library never touches terminals, files (beyond loading a config) or threads; the
+//! `inference-lab` binary and the sweep runner are drivers around [`Simulator`].
+
+pub mod config;
+pub mod engine;
+mod error;
+pub mod metrics;
+pub mod workload;
+
+pub use config::Config;
+pub use engine::Simulator;
+pub use error::{Error, Result};
+pub use metrics::RunSummary;
+
+/// The tool version written into every result file.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

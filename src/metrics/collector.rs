@@ -1,0 +1,127 @@
+//! What a run records while it goes: per-request latencies, per-gap ITL, per-step integrals.
+
+use super::quantiles::DistStats;
+use super::summary::RunSummary;
+use crate::engine::StepCost;
+
+/// Accumulates a run's raw measurements; [`finish`](Collector::finish) turns them into a
+/// [`RunSummary`]. Times are simulated seconds.
+#[derive(Debug, Default, Clone)]
+pub struct Collector {
+    ttft: Vec<f64>,
+    e2e: Vec<f64>,
+    tpot: Vec<f64>,
+    /// Inter-token gaps as (gap, how many tokens had it). Every decode that follows its previous
+    /// token by exactly one step shares the step's duration, so a step adds one entry for all of
+    /// them instead of one per token: memory grows with steps, not with output tokens.
+    itl: Vec<(f64, u64)>,
+    input_tokens: u64,
+    output_tokens: u64,
+    completed: u64,
+    preemptions: u64,
+    prefix_hit_tokens: u64,
+    prefix_miss_tokens: u64,
+    kv_util_time: f64,
+    flops_util_time: f64,
+    bandwidth_util_time: f64,
+    busy_time: f64,
+    steps: u64,
+}
+
+impl Collector {
+    /// A step of `cost.time` seconds ran with `kv_util` of the cache in use; `same_step_gaps`
+    /// tokens were emitted exactly one step after their previous token.
+    pub fn record_step(&mut self, cost: &StepCost, kv_util: f64, same_step_gaps: u64) {
+        self.steps += 1;
+        self.busy_time += cost.time;
+        self.kv_util_time += kv_util * cost.time;
+        self.flops_util_time += cost.flops_util * cost.time;
+        self.bandwidth_util_time += cost.bandwidth_util * cost.time;
+        if same_step_gaps > 0 {
+            self.itl.push((cost.time, same_step_gaps));
+        }
+    }
+
+    /// A token emitted `gap` seconds after the request's previous one, when that is not one
+    /// step (after a preemption, or a step in which the request was not scheduled).
+    pub fn record_gap(&mut self, gap: f64) {
+        self.itl.push((gap, 1));
+    }
+
+    pub fn record_preemption(&mut self) {
+        self.preemptions += 1;
+    }
+
+    /// An admission looked up `queried` tokens in the prefix cache and found `hit` of them.
+    pub fn record_prefix_lookup(&mut self, queried: u64, hit: u64) {
+        self.prefix_hit_tokens += hit;
+        self.prefix_miss_tokens += queried - hit;
+    }
+
+    pub fn record_completion(
+        &mut self,
+        arrival: f64,
+        first_token: f64,
+        completion: f64,
+        prompt_len: u32,
+        output_len: u32,
+    ) {
+        self.completed += 1;
+        self.input_tokens += u64::from(prompt_len);
+        self.output_tokens += u64::from(output_len);
+        self.ttft.push(first_token - arrival);
+        self.e2e.push(completion - arrival);
+        if output_len >= 2 {
+            self.tpot
+                .push((completion - first_token) / f64::from(output_len - 1));
+        }
+    }
+
+    pub fn completed(&self) -> u64 {
+        self.completed
+    }
+
+    pub fn steps(&self) -> u64 {
+        self.steps
+    }
+
+    /// The run's metrics. `makespan` is the simulated time from t = 0 to the last completion;
+    /// rates and time-weighted means are over it (idle time counts as zero use).
+    pub fn finish(mut self, makespan: f64, requests_total: u64, kv_cache_blocks: u64) -> RunSummary {
+        let per_s = |x: f64| if makespan > 0.0 { x / makespan } else { 0.0 };
+        let lookups = self.prefix_hit_tokens + self.prefix_miss_tokens;
+        RunSummary {
+            ttft_ms: DistStats::of(&self.ttft).scaled(1e3),
+            e2e_ms: DistStats::of(&self.e2e).scaled(1e3),
+            tpot_ms: DistStats::of(&self.tpot).scaled(1e3),
+            itl_ms: DistStats::of_weighted(&mut self.itl).scaled(1e3),
+            input_tokens_per_s: per_s(self.input_tokens as f64),
+            output_tokens_per_s: per_s(self.output_tokens as f64),
+            requests_per_s: per_s(self.completed as f64),
+            kv_cache_util_mean: per_s(self.kv_util_time),
+            flops_util_mean: per_s(self.flops_util_time),
+            bandwidth_util_mean: per_s(self.bandwidth_util_time),
+            busy_fraction: per_s(self.busy_time),
+            preemptions_total: self.preemptions,
+            preemptions_per_request: if requests_total > 0 {
+                self.preemptions as f64 / requests_total as f64
+            } else {
+                0.0
+            },
+            prefix_cache_hits: self.prefix_hit_tokens,
+            prefix_cache_misses: self.prefix_miss_tokens,
+            prefix_cache_hit_rate: if lookups > 0 {
+                self.prefix_hit_tokens as f64 / lookups as f64
+            } else {
+                0.0
+            },
+            requests_completed: self.completed,
+            requests_total,
+            input_tokens: self.input_tokens,
+            output_tokens: self.output_tokens,
+            simulated_seconds: makespan,
+            steps: self.steps,
+            kv_cache_blocks,
+        }
+    }
+}

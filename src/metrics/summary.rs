@@ -1,0 +1,169 @@
+//! RunSummary: the one definition of a run's metrics.
+//!
+//! [`RunSummary::metrics`] lists every metric once, with its flat snake_case column name (unit
+//! in the name) and the JSON path(s) it is written to. The `-o` JSON, and the sweep's CSV and
+//! Parquet tables, are all built from that list, so a metric added here appears everywhere.
+//! The JSON paths keep those that users of the seed-era CLI parse (`latency_metrics.ttft_ms.p99`,
+//! `throughput_metrics.output_tokens_per_sec`, ...); everything else sits beside them.
+
+use serde_json::{Map, Value};
+
+use super::quantiles::DistStats;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunSummary {
+    /// Time to first token per request: first token instant - arrival.
+    pub ttft_ms: DistStats,
+    /// End-to-end latency per request: completion - arrival.
+    pub e2e_ms: DistStats,
+    /// Time per output token per request: (E2E - TTFT) / (output tokens - 1), requests with
+    /// at least two output tokens.
+    pub tpot_ms: DistStats,
+    /// Inter-token latency: every gap between consecutive output tokens of a request.
+    pub itl_ms: DistStats,
+    pub input_tokens_per_s: f64,
+    pub output_tokens_per_s: f64,
+    pub requests_per_s: f64,
+    /// Time-weighted mean fraction of KV blocks referenced by requests.
+    pub kv_cache_util_mean: f64,
+    /// Time-weighted mean of (compute time / step time).
+    pub flops_util_mean: f64,
+    /// Time-weighted mean of (memory time / step time).
+    pub bandwidth_util_mean: f64,
+    /// Fraction of the makespan during which a step was running.
+    pub busy_fraction: f64,
+    pub preemptions_total: u64,
+    pub preemptions_per_request: f64,
+    /// Prompt tokens found in the prefix cache at admission.
+    pub prefix_cache_hits: u64,
+    /// Prompt tokens looked up and not found (they were computed).
+    pub prefix_cache_misses: u64,
+    pub prefix_cache_hit_rate: f64,
+    pub requests_completed: u64,
+    pub requests_total: u64,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    /// Simulated seconds from t = 0 to the last completion.
+    pub simulated_seconds: f64,
+    pub steps: u64,
+    pub kv_cache_blocks: u64,
+}
+
+/// A metric's value: counts stay integers, an undefined statistic is null.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum MetricValue {
+    Float(Option<f64>),
+    Count(u64),
+}
+
+impl MetricValue {
+    pub fn as_f64(self) -> Option<f64> {
+        match self {
+            MetricValue::Float(v) => v,
+            MetricValue::Count(n) => Some(n as f64),
+        }
+    }
+
+    fn to_json(self) -> Value {
+        match self {
+            MetricValue::Float(Some(x)) if x.is_finite() => Value::from(x),
+            MetricValue::Float(_) => Value::Null,
+            MetricValue::Count(n) => Value::from(n),
+        }
+    }
+}
+
+/// One metric: its column name, where it goes in the JSON, and its value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Metric {
+    pub name: &'static str,
+    pub json_paths: &'static [&'static [&'static str]],
+    pub value: MetricValue,
+}
+
+/// Pushes the seven statistics of one latency distribution, named `<prefix>_<stat>` and
+/// written to `latency_metrics.<alias>.<stat>` for each JSON alias.
+macro_rules! dist_metrics {
+    ($out:ident, $dist:expr, $prefix:literal, [$($alias:literal),+]) => {
+        dist_metrics!(@one $out, $dist, $prefix, [$($alias),+], mean);
+        dist_metrics!(@one $out, $dist, $prefix, [$($alias),+], p50);
+        dist_metrics!(@one $out, $dist, $prefix, [$($alias),+], p90);
+        dist_metrics!(@one $out, $dist, $prefix, [$($alias),+], p95);
+        dist_metrics!(@one $out, $dist, $prefix, [$($alias),+], p99);
+        dist_metrics!(@one $out, $dist, $prefix, [$($alias),+], min);
+        dist_metrics!(@one $out, $dist, $prefix, [$($alias),+], max);
+    };
+    (@one $out:ident, $dist:expr, $prefix:literal, [$($alias:literal),+], $stat:ident) => {
+        $out.push(Metric {
+            name: concat!($prefix, "_", stringify!($stat)),
+            json_paths: &[$(&["latency_metrics", $alias, stringify!($stat)]),+],
+            value: MetricValue::Float($dist.$stat),
+        });
+    };
+}
+
+impl RunSummary {
+    /// Every metric, in the stable column order of the tables.
+    pub fn metrics(&self) -> Vec<Metric> {
+        let mut m = Vec::with_capacity(48);
+        dist_metrics!(m, self.ttft_ms, "ttft_ms", ["ttft_ms"]);
+        dist_metrics!(m, self.e2e_ms, "e2e_ms", ["e2e_ms"]);
+        dist_metrics!(m, self.tpot_ms, "tpot_ms", ["tpot_ms"]);
+        dist_metrics!(m, self.itl_ms, "itl_ms", ["itl_ms", "per_token_ms"]);
+        let f = |x: f64| MetricValue::Float(Some(x));
+        let c = MetricValue::Count;
+        let rows: [(&'static str, &'static [&'static [&'static str]], MetricValue); 20] = [
+            ("input_tokens_per_s", &[&["throughput_metrics", "input_tokens_per_sec"]], f(self.input_tokens_per_s)),
+            ("output_tokens_per_s", &[&["throughput_metrics", "output_tokens_per_sec"]], f(self.output_tokens_per_s)),
+            ("requests_per_s", &[&["throughput_metrics", "requests_per_sec"]], f(self.requests_per_s)),
+            ("kv_cache_util_mean", &[&["utilization", "avg_kv_cache_util"]], f(self.kv_cache_util_mean)),
+            ("flops_util_mean", &[&["utilization", "avg_flops_util"]], f(self.flops_util_mean)),
+            ("bandwidth_util_mean", &[&["utilization", "avg_bandwidth_util"]], f(self.bandwidth_util_mean)),
+            ("busy_fraction", &[&["utilization", "busy_fraction"]], f(self.busy_fraction)),
+            ("preemptions_total", &[&["preemptions", "total"]], c(self.preemptions_total)),
+            ("preemptions_per_request", &[&["preemptions", "per_request_mean"]], f(self.preemptions_per_request)),
+            ("prefix_cache_hit_tokens", &[&["prefix_cache", "hits"]], c(self.prefix_cache_hits)),
+            ("prefix_cache_miss_tokens", &[&["prefix_cache", "misses"]], c(self.prefix_cache_misses)),
+            ("prefix_cache_hit_rate", &[&["prefix_cache", "hit_rate"]], f(self.prefix_cache_hit_rate)),
+            ("requests_completed", &[&["requests", "completed"]], c(self.requests_completed)),
+            ("requests_total", &[&["requests", "total"]], c(self.requests_total)),
+            ("input_tokens", &[&["simulation", "input_tokens"]], c(self.input_tokens)),
+            ("output_tokens", &[&["simulation", "output_tokens"]], c(self.output_tokens)),
+            ("simulated_s", &[&["simulation", "simulated_seconds"]], f(self.simulated_seconds)),
+            ("steps", &[&["simulation", "steps"]], c(self.steps)),
+            ("kv_cache_blocks", &[&["simulation", "kv_cache_blocks"]], c(self.kv_cache_blocks)),
+            ("latency_samples_itl", &[&["latency_metrics", "itl_ms", "count"]], c(self.itl_ms.count)),
+        ];
+        m.extend(rows.into_iter().map(|(name, json_paths, value)| Metric {
+            name,
+            json_paths,
+            value,
+        }));
+        m
+    }
+
+    /// The metrics as nested JSON objects (keys sorted, as the seed-era CLI wrote them).
+    pub fn to_json(&self) -> Value {
+        let mut root = Map::new();
+        for metric in self.metrics() {
+            for path in metric.json_paths {
+                insert_path(&mut root, path, metric.value.to_json());
+            }
+        }
+        Value::Object(root)
+    }
+}
+
+fn insert_path(root: &mut Map<String, Value>, path: &[&str], value: Value) {
+    let (last, parents) = path.split_last().expect("metric paths are not empty");
+    let mut node = root;
+    for key in parents {
+        node = node
+            .entry(key.to_string())
+            .or_insert_with(|| Value::Object(Map::new()))
+            .as_object_mut()
+            .expect("metric paths do not overlap a value");
+    }
+    node.insert(last.to_string(), value);
+}
+

@@ -1,0 +1,207 @@
+//! The request stream: when requests arrive and how many tokens each has.
+//!
+//! Two seeded random streams, derived from `workload.seed` alone, feed it: one for lengths and
+//! one for arrival times. Request `i` always gets the `i`-th lengths whatever the scheduler does,
+//! and in open-loop patterns the `i`-th arrival time too, so two configs that differ only in an
+//! engine knob see exactly the same requests (common random numbers across a sweep). Closed-loop
+//! arrival times depend on completions by design, but the lengths still follow the index.
+//!
+//! Lengths are sampled, rounded, clipped to at least 1, then fitted to the model with
+//! [`lengths::clip_to_model`]: 1 <= prompt <= max_seq_len - 1 and 1 <= output <= max_seq_len -
+//! prompt.
+
+mod lengths;
+
+use std::collections::VecDeque;
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use rand_distr::{Distribution, Exp};
+
+pub use lengths::{clip_to_model, LengthSampler};
+
+use crate::config::{ArrivalPattern, Config};
+use crate::{bail, Result};
+
+/// One request as the workload defines it, before the engine touches it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RequestSpec {
+    /// 0, 1, 2, ... in generation order.
+    pub id: u64,
+    /// Seconds of simulated time.
+    pub arrival: f64,
+    pub prompt_len: u32,
+    pub output_len: u32,
+    /// Lower is more urgent (the priority policy); 0 for synthetic requests.
+    pub priority: i64,
+}
+
+/// Derives independent stream seeds from one user seed (SplitMix64 finaliser).
+fn stream_seed(seed: u64, stream: u64) -> u64 {
+    let mut z = seed ^ stream.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+const LENGTH_STREAM: u64 = 1;
+const ARRIVAL_STREAM: u64 = 2;
+
+/// Generates requests lazily, in id order, and releases them as simulated time passes.
+#[derive(Debug)]
+pub struct Workload {
+    pattern: ArrivalPattern,
+    rate: f64,
+    burst_size: u32,
+    users: u32,
+    limit: Option<u64>,
+    duration: Option<f64>,
+    max_seq_len: u32,
+    input: LengthSampler,
+    output: LengthSampler,
+    length_rng: StdRng,
+    arrival_rng: StdRng,
+    /// Requests generated so far (the next id).
+    generated: u64,
+    /// Open loop: the arrival clock (the last arrival or burst start).
+    clock: f64,
+    /// Requests already generated whose arrival time has not been reached, in arrival order.
+    pending: VecDeque<RequestSpec>,
+}
+
+impl Workload {
+    pub fn new(config: &Config) -> Result<Workload> {
+        let w = &config.workload;
+        if let Some(path) = config.dataset_path() {
+            bail!(
+                "workload.dataset_path = {:?}: dataset mode (real prompts read with --tokenizer \
+                 and --chat-template) is not supported by this build yet; remove dataset_path \
+                 to use input_len_dist and output_len_dist",
+                path.display().to_string()
+            );
+        }
+        let mut workload = Workload {
+            pattern: w.arrival_pattern,
+            rate: w.arrival_rate.unwrap_or(0.0),
+            burst_size: w.burst_size,
+            users: w.num_concurrent_users,
+            limit: w.num_requests,
+            duration: w.duration_secs,
+            max_seq_len: config.model.max_seq_len,
+            input: LengthSampler::new(&w.input_len_dist),
+            output: LengthSampler::new(&w.output_len_dist),
+            length_rng: StdRng::seed_from_u64(stream_seed(w.seed, LENGTH_STREAM)),
+            arrival_rng: StdRng::seed_from_u64(stream_seed(w.seed, ARRIVAL_STREAM)),
+            generated: 0,
+            clock: 0.0,
+            pending: VecDeque::new(),
+        };
+        match workload.pattern {
+            ArrivalPattern::ClosedLoop => {
+                for _ in 0..workload.users {
+                    if !workload.push_at(0.0) {
+                        break;
+                    }
+                }
+            }
+            _ => workload.refill(),
+        }
+        Ok(workload)
+    }
+
+    /// The number of requests the run will see, when it is known up front.
+    pub fn expected_total(&self) -> Option<u64> {
+        self.limit
+    }
+
+    pub fn generated(&self) -> u64 {
+        self.generated
+    }
+
+    /// The arrival time of the next request not yet released, if any.
+    pub fn next_arrival(&self) -> Option<f64> {
+        self.pending.front().map(|r| r.arrival)
+    }
+
+    /// Releases the next request if it has arrived by `now`.
+    pub fn pop_arrived(&mut self, now: f64) -> Option<RequestSpec> {
+        if self.pending.front()?.arrival > now {
+            return None;
+        }
+        let spec = self.pending.pop_front();
+        if self.pattern != ArrivalPattern::ClosedLoop && self.pending.is_empty() {
+            self.refill();
+        }
+        spec
+    }
+
+    /// A request completed at `now`: in closed loop its user sends the next one at once.
+    pub fn on_completion(&mut self, now: f64) {
+        if self.pattern == ArrivalPattern::ClosedLoop {
+            self.push_at(now);
+        }
+    }
+
+    fn may_generate(&self, arrival: f64) -> bool {
+        self.limit.is_none_or(|n| self.generated < n) && self.duration.is_none_or(|d| arrival <= d)
+    }
+
+    /// Generates the next request with the given arrival time, if the limits allow it.
+    fn push_at(&mut self, arrival: f64) -> bool {
+        if !self.may_generate(arrival) {
+            return false;
+        }
+        let prompt = self.input.sample(&mut self.length_rng);
+        let output = self.output.sample(&mut self.length_rng);
+        let (prompt_len, output_len) = clip_to_model(prompt, output, self.max_seq_len);
+        self.pending.push_back(RequestSpec {
+            id: self.generated,
+            arrival,
+            prompt_len,
+            output_len,
+            priority: 0,
+        });
+        self.generated += 1;
+        true
+    }
+
+    /// Open loop: generates the next arrival (or the next burst) into `pending`.
+    fn refill(&mut self) {
+        match self.pattern {
+            ArrivalPattern::ClosedLoop => {}
+            ArrivalPattern::Batched => {
+                // All at t = 0; generate lazily in chunks to keep memory flat.
+                for _ in 0..1024 {
+                    if !self.push_at(0.0) {
+                        break;
+                    }
+                }
+            }
+            ArrivalPattern::FixedRate => {
+                let t = self.generated as f64 / self.rate;
+                self.push_at(t);
+            }
+            ArrivalPattern::Poisson => {
+                let gap = Exp::new(self.rate).expect("validated rate > 0");
+                self.clock += gap.sample(&mut self.arrival_rng);
+                self.push_at(self.clock);
+            }
+            ArrivalPattern::Uniform => {
+                self.clock += self.arrival_rng.random_range(0.0..=2.0 / self.rate);
+                self.push_at(self.clock);
+            }
+            ArrivalPattern::Burst => {
+                let gap = Exp::new(self.rate / f64::from(self.burst_size)).expect("validated");
+                self.clock += gap.sample(&mut self.arrival_rng);
+                for _ in 0..self.burst_size {
+                    if !self.push_at(self.clock) {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
