@@ -136,11 +136,13 @@ fn describe_serde_message(message: &str, path: &str) -> String {
     if let Some(rest) = message.strip_prefix("unknown field ") {
         // "`foo`, expected one of `a`, `b`"
         let (key, allowed) = rest.split_once(", expected").unwrap_or((rest, ""));
-        let section = section_of(path, key);
         let allowed = allowed
             .trim_start_matches(" one of ")
             .trim_start_matches(' ');
-        return format!("unknown key {key} in {section}; allowed keys: {allowed}");
+        return match section_of(path, key) {
+            Some(section) => format!("unknown key {key} in [{section}]; allowed keys: {allowed}"),
+            None => format!("unknown section {key}; allowed sections: {allowed}"),
+        };
     }
     if let Some(rest) = message.strip_prefix("missing field ") {
         let section = if path.is_empty() {
@@ -163,19 +165,14 @@ fn describe_serde_message(message: &str, path: &str) -> String {
 }
 
 /// serde_path_to_error reports an unknown key's path as "section.key"; the section is what a
-/// user looks for.
-fn section_of(path: &str, key: &str) -> String {
+/// user looks for. None at the top level.
+fn section_of(path: &str, key: &str) -> Option<String> {
     let key = key.trim_matches('`');
     let section = path
         .strip_suffix(key)
         .map(|p| p.trim_end_matches('.'))
         .unwrap_or(path);
-    if section.is_empty() {
-        "the top level (sections are [hardware], [model], [scheduler], [workload], [simulation])"
-            .to_string()
-    } else {
-        format!("[{section}]")
-    }
+    (!section.is_empty()).then(|| section.to_string())
 }
 
 #[cfg(test)]

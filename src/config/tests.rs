@@ -1,0 +1,148 @@
+use super::*;
+
+const REFERENCE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/reference/upstream-configs");
+
+fn minimal(extra_scheduler: &str) -> String {
+    format!(
+        r#"
+        [hardware]
+        name = "h"
+        compute_flops = 1e15
+        memory_bandwidth = 3e12
+        memory_capacity = 85899345920
+        bytes_per_param = 2
+        [model]
+        name = "m"
+        num_parameters = 8000000000
+        num_layers = 32
+        hidden_dim = 4096
+        num_heads = 32
+        max_seq_len = 8192
+        [scheduler]
+        max_num_batched_tokens = 8192
+        max_num_seqs = 256
+        policy = "fcfs"
+        enable_chunked_prefill = true
+        block_size = 16
+        {extra_scheduler}
+        [workload]
+        arrival_pattern = "poisson"
+        arrival_rate = 1.0
+        num_requests = 10
+        input_len_dist = {{ type = "fixed", value = 100 }}
+        output_len_dist = {{ type = "fixed", value = 10 }}
+        "#
+    )
+}
+
+#[test]
+fn every_reference_config_loads() {
+    let mut n = 0;
+    for entry in std::fs::read_dir(REFERENCE).expect("shared/reference is beside the repo") {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            Config::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            n += 1;
+        }
+    }
+    assert!(n >= 8, "found only {n} reference configs");
+}
+
+#[test]
+fn documented_defaults_apply() {
+    let c = Config::from_toml_str(&minimal("")).unwrap();
+    assert_eq!(c.hardware.gpu_memory_utilization, 0.9);
+    assert_eq!(c.hardware.kv_cache_capacity, None);
+    assert_eq!(c.model.kv_heads(), 32);
+    assert_eq!(c.model.head_dim(), 128);
+    assert_eq!(c.model.active_parameters(), 8_000_000_000);
+    assert_eq!(c.scheduler.long_prefill_token_threshold, 0);
+    assert_eq!(c.scheduler.max_num_partial_prefills, 1);
+    assert!(!c.scheduler.enable_preemption_free);
+    assert!(c.scheduler.enable_prefix_caching);
+    assert_eq!(c.scheduler.prefill_chunk_cap(8192), None);
+    assert_eq!(c.workload.num_concurrent_users, 64);
+    assert_eq!(c.workload.seed, 42);
+    assert_eq!(c.simulation.log_interval, 100);
+}
+
+#[test]
+fn partial_prefills_imply_a_four_percent_chunk_cap() {
+    let c = Config::from_toml_str(&minimal("max_num_partial_prefills = 2")).unwrap();
+    // 4% of 8192 = 327.68 -> 327 tokens.
+    assert_eq!(c.scheduler.prefill_chunk_cap(8192), Some(327));
+    let c = Config::from_toml_str(&minimal("long_prefill_token_threshold = 512")).unwrap();
+    assert_eq!(c.scheduler.prefill_chunk_cap(8192), Some(512));
+}
+
+#[test]
+fn kv_cache_size_follows_the_formula() {
+    // test_blog.toml: 171798691840 x 0.9 - 70e9 x 1 = 84618822656 bytes; per token
+    // 2 x 8 x 128 x 1 x 80 = 163840 bytes; per block x16 = 2621440; 32279 blocks.
+    let c = Config::load(format!("{REFERENCE}/test_blog.toml").as_ref()).unwrap();
+    assert_eq!(c.kv_bytes_per_token(), 163_840.0);
+    assert_eq!(c.hardware.kv_cache_bytes(&c.model).unwrap(), 84_618_822_656.0);
+    assert_eq!(c.kv_cache_blocks().unwrap(), 32_279);
+}
+
+#[test]
+fn head_dim_overrides_hidden_over_heads() {
+    let c = Config::load(format!("{REFERENCE}/qwen3_30b_a3b.toml").as_ref()).unwrap();
+    // Without head_dim: 2048 / 32 = 64.
+    assert_eq!(c.model.head_dim(), 64);
+    let mut c2 = c.clone();
+    c2.model.head_dim = Some(128);
+    assert_eq!(c2.kv_bytes_per_token(), 2.0 * c.kv_bytes_per_token());
+    assert_eq!(c2.model.attention_dim(), 4096.0);
+}
+
+#[test]
+fn large_counts_may_be_written_as_floats() {
+    let text = minimal("").replace("num_parameters = 8000000000", "num_parameters = 8e9");
+    assert_eq!(Config::from_toml_str(&text).unwrap().model.num_parameters, 8_000_000_000);
+    let text = minimal("").replace("num_parameters = 8000000000", "num_parameters = 8.5");
+    let err = Config::from_toml_str(&text).unwrap_err().to_string();
+    assert!(err.contains("model.num_parameters"), "{err}");
+}
+
+#[test]
+fn errors_name_the_key_section_and_line() {
+    let err = Config::from_toml_str(&minimal("speed = 3")).unwrap_err().to_string();
+    assert!(err.contains("unknown key `speed` in [scheduler]"), "{err}");
+    assert!(err.starts_with("line 21:"), "{err}");
+    let err = Config::from_toml_str(&minimal("").replace("[model]", "[modle]"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("unknown section `modle`"), "{err}");
+    let err = Config::from_toml_str(&minimal("").replace("max_num_seqs = 256", ""))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("missing required key `max_num_seqs` in [scheduler]"), "{err}");
+    let err = Config::from_toml_str(&minimal("").replace("\"fcfs\"", "\"random\""))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("scheduler.policy") && err.contains("`sif`"), "{err}");
+}
+
+#[test]
+fn cross_section_checks() {
+    let text = minimal("").replace("num_heads = 32", "num_heads = 32\nnum_kv_heads = 64");
+    assert!(Config::from_toml_str(&text).unwrap_err().to_string().contains("num_kv_heads"));
+    let text = minimal("").replace("hidden_dim = 4096", "hidden_dim = 4100");
+    let err = Config::from_toml_str(&text).unwrap_err().to_string();
+    assert!(err.contains("not divisible") && err.contains("head_dim"), "{err}");
+    let text = minimal("").replace("memory_capacity = 85899345920", "memory_capacity = 16e9");
+    let err = Config::from_toml_str(&text).unwrap_err().to_string();
+    assert!(err.contains("no room for a KV cache"), "{err}");
+    let text = minimal("").replace("max_seq_len = 8192", "max_seq_len = 8192\nsliding_window = 512");
+    let err = Config::from_toml_str(&text).unwrap_err().to_string();
+    assert!(err.contains("num_sliding_layers"), "{err}");
+}
+
+#[test]
+fn dataset_configs_need_no_request_count() {
+    let text = minimal("")
+        .replace("num_requests = 10\n", "dataset_path = \"data.jsonl\"\n");
+    let c = Config::from_toml_str(&text).unwrap();
+    assert_eq!(c.dataset_path(), Some(std::path::PathBuf::from("data.jsonl")));
+}

@@ -174,8 +174,8 @@ impl Simulator {
         let kv_util = f64::from(self.kv.num_used()) / f64::from(self.kv.num_blocks());
         let step_start = self.now;
         self.now += cost.time;
-        let same_step_gaps = self.apply_step(step_start);
-        self.metrics.record_step(&cost, kv_util, same_step_gaps);
+        let (tokens, same_step_gaps) = self.apply_step(step_start);
+        self.metrics.record_step(&cost, kv_util, tokens, same_step_gaps);
         self.retire_finished();
         Ok(StepOutcome::Ran(cost))
     }
@@ -201,11 +201,13 @@ impl Simulator {
 
     /// Applies the scheduled tokens at the end of a step that began at `step_start`: KV grows,
     /// full blocks enter the prefix cache, and requests that computed their whole sequence emit
-    /// a token. Returns how many tokens came exactly one step after their previous token.
-    fn apply_step(&mut self, step_start: f64) -> u64 {
+    /// a token. Returns the tokens emitted, and how many of them came exactly one step after
+    /// their previous token.
+    fn apply_step(&mut self, step_start: f64) -> (u64, u64) {
         let now = self.now;
         let block_size = self.knobs.block_size;
         let mut same_step_gaps = 0;
+        let mut tokens = 0;
         for &(slot, n) in &self.batch {
             let r = &mut self.requests[slot];
             r.num_computed += n;
@@ -221,6 +223,7 @@ impl Simulator {
                 continue;
             }
             r.num_output += 1;
+            tokens += 1;
             if r.first_token.is_none() {
                 r.first_token = Some(now);
             } else if r.last_token == step_start {
@@ -233,7 +236,7 @@ impl Simulator {
                 self.finished.push(slot);
             }
         }
-        same_step_gaps
+        (tokens, same_step_gaps)
     }
 
     /// Frees finished requests' blocks and slots, and lets closed-loop users send again.

@@ -15,7 +15,9 @@ pub struct Collector {
     /// token by exactly one step shares the step's duration, so a step adds one entry for all of
     /// them instead of one per token: memory grows with steps, not with output tokens.
     itl: Vec<(f64, u64)>,
+    /// Prompt tokens of completed requests.
     input_tokens: u64,
+    /// Output tokens emitted (counted as they are emitted, not from the requests' lengths).
     output_tokens: u64,
     completed: u64,
     preemptions: u64,
@@ -29,10 +31,12 @@ pub struct Collector {
 }
 
 impl Collector {
-    /// A step of `cost.time` seconds ran with `kv_util` of the cache in use; `same_step_gaps`
-    /// tokens were emitted exactly one step after their previous token.
-    pub fn record_step(&mut self, cost: &StepCost, kv_util: f64, same_step_gaps: u64) {
+    /// A step of `cost.time` seconds ran with `kv_util` of the cache in use and emitted
+    /// `tokens` output tokens, `same_step_gaps` of them exactly one step after their previous
+    /// token.
+    pub fn record_step(&mut self, cost: &StepCost, kv_util: f64, tokens: u64, same_step_gaps: u64) {
         self.steps += 1;
+        self.output_tokens += tokens;
         self.busy_time += cost.time;
         self.kv_util_time += kv_util * cost.time;
         self.flops_util_time += cost.flops_util * cost.time;
@@ -68,7 +72,6 @@ impl Collector {
     ) {
         self.completed += 1;
         self.input_tokens += u64::from(prompt_len);
-        self.output_tokens += u64::from(output_len);
         self.ttft.push(first_token - arrival);
         self.e2e.push(completion - arrival);
         if output_len >= 2 {

@@ -41,7 +41,9 @@ pub struct RunSummary {
     pub prefix_cache_hit_rate: f64,
     pub requests_completed: u64,
     pub requests_total: u64,
+    /// Prompt tokens of completed requests.
     pub input_tokens: u64,
+    /// Output tokens emitted.
     pub output_tokens: u64,
     /// Simulated seconds from t = 0 to the last completion.
     pub simulated_seconds: f64,
