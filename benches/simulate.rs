@@ -1,1 +1,51 @@
-fn main(){}
+//! Wall time of whole simulations of the configs users run most.
+//!
+//! `cargo bench --bench simulate` (add `-- qwen3` etc. to filter). Reference configs come from
+//! ../shared/reference/upstream-configs; the shipped ones from configs/.
+
+use std::path::Path;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use inference_lab::{Config, Simulator};
+
+const CASES: &[(&str, &str)] = &[
+    (
+        "reference/config",
+        "../shared/reference/upstream-configs/config.toml",
+    ),
+    (
+        "reference/test_blog",
+        "../shared/reference/upstream-configs/test_blog.toml",
+    ),
+    ("configs/chat-llama3-8b", "configs/chat-llama3-8b-h100.toml"),
+    (
+        "configs/moe-qwen3-30b-a3b",
+        "configs/moe-qwen3-30b-a3b-h100.toml",
+    ),
+    (
+        "reference/qwen3_30b_a3b",
+        "../shared/reference/upstream-configs/qwen3_30b_a3b.toml",
+    ),
+    (
+        "reference/long_benchmark",
+        "../shared/reference/upstream-configs/long_benchmark.toml",
+    ),
+];
+
+fn simulate(c: &mut Criterion) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut group = c.benchmark_group("simulate");
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(10));
+    for &(name, path) in CASES {
+        let config = Config::load(&root.join(path)).expect("bench config loads");
+        group.bench_function(name, |b| {
+            b.iter(|| Simulator::new(&config).unwrap().run().unwrap())
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, simulate);
+criterion_main!(benches);

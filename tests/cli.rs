@@ -19,10 +19,8 @@ struct TempDir(PathBuf);
 
 impl TempDir {
     fn new(test: &str) -> TempDir {
-        let path = std::env::temp_dir().join(format!(
-            "inference-lab-cli-{}-{test}",
-            std::process::id()
-        ));
+        let path =
+            std::env::temp_dir().join(format!("inference-lab-cli-{}-{test}", std::process::id()));
         if path.exists() {
             std::fs::remove_dir_all(&path).expect("remove a stale temp dir");
         }
@@ -175,7 +173,10 @@ fn assert_complete_document(doc: &Value, what: &str) {
     let ttft_min = number(doc, "latency_metrics.ttft_ms.min");
     let ttft_p50 = number(doc, "latency_metrics.ttft_ms.p50");
     let ttft_p99 = number(doc, "latency_metrics.ttft_ms.p99");
-    assert!(ttft_min <= ttft_p50 && ttft_p50 <= ttft_p99, "{what}: TTFT quantiles out of order");
+    assert!(
+        ttft_min <= ttft_p50 && ttft_p50 <= ttft_p99,
+        "{what}: TTFT quantiles out of order"
+    );
     assert!(
         number(doc, "latency_metrics.e2e_ms.min") >= ttft_min,
         "{what}: a request ended before its first token"
@@ -276,7 +277,10 @@ fn dataset_configs_without_tokenizer_fail_with_one_line() {
             assert!(stderr.starts_with("error:"), "{name}: {stderr:?}");
             assert!(stderr.contains("--tokenizer"), "{name}: {stderr:?}");
             assert!(stderr.contains("dataset_path"), "{name}: {stderr:?}");
-            assert!(stderr.contains(name), "{name}: names the config: {stderr:?}");
+            assert!(
+                stderr.contains(name),
+                "{name}: names the config: {stderr:?}"
+            );
         }
     }
 }
@@ -313,7 +317,12 @@ fn seed_flag_overrides_the_config_seed() {
     let from_file = parse(&run_quiet_json(&config, &dir, "file.json", &[]));
     assert_eq!(count(&from_file, "config.workload.seed"), 42);
 
-    let seven = parse(&run_quiet_json(&config, &dir, "seven.json", &["--seed", "7"]));
+    let seven = parse(&run_quiet_json(
+        &config,
+        &dir,
+        "seven.json",
+        &["--seed", "7"],
+    ));
     assert_eq!(count(&seven, "config.workload.seed"), 7);
     assert_complete_document(&seven, "--seed 7");
     assert_ne!(
@@ -363,7 +372,10 @@ fn report_has_every_section_and_no_progress_junk_when_piped() {
     // Not terminals: no progress bar, no carriage returns, no colors.
     assert!(stderr.is_empty(), "stderr: {stderr:?}");
     assert!(!stdout.contains('\r'), "carriage return on stdout");
-    assert!(!stdout.contains('\u{1b}'), "escape codes on a pipe:\n{stdout:?}");
+    assert!(
+        !stdout.contains('\u{1b}'),
+        "escape codes on a pipe:\n{stdout:?}"
+    );
 }
 
 #[test]
@@ -445,8 +457,7 @@ fn unknown_flag_is_a_one_line_error() {
 #[test]
 fn config_defaults_to_config_toml_in_the_working_directory() {
     let dir = TempDir::new("default_config");
-    std::fs::copy(reference("quick_test.toml"), dir.join("config.toml"))
-        .expect("copy a config");
+    std::fs::copy(reference("quick_test.toml"), dir.join("config.toml")).expect("copy a config");
     let out = Command::new(BIN)
         .args(["-q", "-o", "out.json"])
         .current_dir(dir.path())

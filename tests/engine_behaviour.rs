@@ -100,7 +100,10 @@ fn a_tight_cache_preempts_and_every_preempted_request_completes() {
         assert!(s.preemptions_total > 0, "{policy}: expected preemptions");
         assert_eq!(s.requests_completed, 8, "{policy}");
         // Recomputed requests find their own blocks again in the prefix cache.
-        assert!(s.prefix_cache_hits > 0, "{policy}: no prefix hits after preemption");
+        assert!(
+            s.prefix_cache_hits > 0,
+            "{policy}: no prefix hits after preemption"
+        );
     }
 }
 

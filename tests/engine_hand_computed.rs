@@ -65,7 +65,11 @@ fn one_request_prefill_then_two_decodes() {
     let compute = 0.200_409_6 + 0.002_004_136_96 + 0.002_004_177_92;
     assert_close(s.flops_util_mean, compute / 0.240_430_284_8, "flops util");
     let memory = 0.020_005_12 + 0.020_010_291_2 + 0.020_010_393_6;
-    assert_close(s.bandwidth_util_mean, memory / 0.240_430_284_8, "bandwidth util");
+    assert_close(
+        s.bandwidth_util_mean,
+        memory / 0.240_430_284_8,
+        "bandwidth util",
+    );
     // 100..102 tokens use ceil(102 / 16) = 7 of 6103 blocks for the whole run.
     assert_eq!(s.kv_cache_blocks, 6103);
     assert_close(s.kv_cache_util_mean, 7.0 / 6103.0, "kv util");

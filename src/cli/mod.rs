@@ -24,7 +24,7 @@ pub fn main() -> Result<ExitCode> {
 
 /// Prints an error as one line on stderr (red when stderr is a terminal).
 pub fn print_error(err: &anyhow::Error) {
-    let prefix = console::style("error:").red().bold();
+    let prefix = console::style("error:").for_stderr().red().bold();
     eprintln!("{prefix} {err:#}");
 }
 
@@ -42,8 +42,8 @@ fn run(args: &RunArgs) -> Result<()> {
         report::print_derived(&config)?;
     }
 
-    let simulator = Simulator::new(&config)
-        .with_context(|| format!("{}", args.config.display()))?;
+    let simulator =
+        Simulator::new(&config).with_context(|| format!("{}", args.config.display()))?;
     let show_progress = !args.quiet && std::io::stderr().is_terminal();
     let summary = if show_progress {
         let bar = progress::RunProgress::new();

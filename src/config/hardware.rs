@@ -2,8 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::check::{fraction, positive};
 use super::model::ModelConfig;
-use super::check::{positive, fraction};
 use crate::{bail, Result};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -37,7 +37,10 @@ impl HardwareConfig {
         positive("hardware.memory_bandwidth", self.memory_bandwidth)?;
         positive("hardware.memory_capacity", self.memory_capacity)?;
         positive("hardware.bytes_per_param", self.bytes_per_param)?;
-        fraction("hardware.gpu_memory_utilization", self.gpu_memory_utilization)?;
+        fraction(
+            "hardware.gpu_memory_utilization",
+            self.gpu_memory_utilization,
+        )?;
         if let Some(kv) = self.kv_cache_capacity {
             positive("hardware.kv_cache_capacity", kv)?;
         }

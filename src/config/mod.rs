@@ -41,21 +41,17 @@ pub struct Config {
 impl Config {
     /// Reads, parses and validates a config file. Errors name the file.
     pub fn load(path: &Path) -> Result<Config> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            Error::new(format!("cannot read config file {}: {e}", path.display()))
-        })?;
-        let mut config =
-            Config::from_toml_str(&text).map_err(|e| e.context(path.display()))?;
-        config.base_dir = path
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_default();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::new(format!("cannot read config file {}: {e}", path.display())))?;
+        let mut config = Config::from_toml_str(&text).map_err(|e| e.context(path.display()))?;
+        config.base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         Ok(config)
     }
 
     /// Parses and validates TOML text. Errors carry the line number where TOML gives one.
     pub fn from_toml_str(text: &str) -> Result<Config> {
-        let de = toml::Deserializer::parse(text).map_err(|e| describe_toml_error(text, &e, None))?;
+        let de =
+            toml::Deserializer::parse(text).map_err(|e| describe_toml_error(text, &e, None))?;
         let config: Config = serde_path_to_error::deserialize(de).map_err(|e| {
             let path = e.path().to_string();
             describe_toml_error(text, e.inner(), Some(&path))
@@ -118,10 +114,17 @@ impl Config {
 
 /// Turns a TOML parse or type error into one line: `line N: [section] key: problem`.
 fn describe_toml_error(text: &str, err: &toml::de::Error, path: Option<&str>) -> Error {
-    let line = err
+    let span = err
         .span()
-        .map(|span| text[..span.start.min(text.len())].lines().count().max(1));
-    let message = describe_serde_message(err.message(), path.unwrap_or(""));
+        .map(|s| s.start.min(text.len())..s.end.min(text.len()));
+    let line = span
+        .as_ref()
+        .map(|s| text[..s.start].matches('\n').count() + 1);
+    let mut message = describe_serde_message(err.message(), path.unwrap_or(""));
+    // toml says "duplicate key" without naming it; the span does.
+    if let (Some(span), "duplicate key") = (&span, message.as_str()) {
+        message = format!("duplicate key `{}`", text[span.clone()].trim());
+    }
     match line {
         Some(line) => Error::new(format!("line {line}: {message}")),
         None => Error::new(message),
@@ -153,7 +156,10 @@ fn describe_serde_message(message: &str, path: &str) -> String {
         return format!("missing required key {rest} in {section}");
     }
     let message = message
-        .replace("expected u32", "expected a whole number >= 0")
+        .replace(
+            "expected u32",
+            "expected a whole number from 0 to 4294967295",
+        )
         .replace("expected u64", "expected a whole number >= 0")
         .replace("expected f64", "expected a number")
         .replace("unknown variant", "unknown value");

@@ -107,7 +107,9 @@ impl SchedulerConfig {
     /// The per-request prefill cap per step after defaults; None = uncapped.
     pub fn prefill_chunk_cap(&self, max_seq_len: u32) -> Option<u32> {
         match self.long_prefill_token_threshold {
-            0 if self.max_num_partial_prefills > 1 => Some((max_seq_len as f64 * 0.04) as u32).map(|v| v.max(1)),
+            0 if self.max_num_partial_prefills > 1 => {
+                Some((max_seq_len as f64 * 0.04) as u32).map(|v| v.max(1))
+            }
             0 => None,
             t => Some(t),
         }

@@ -1,6 +1,9 @@
 use super::*;
 
-const REFERENCE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/reference/upstream-configs");
+const REFERENCE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../shared/reference/upstream-configs"
+);
 
 fn minimal(extra_scheduler: &str) -> String {
     format!(
@@ -81,7 +84,10 @@ fn kv_cache_size_follows_the_formula() {
     // 2 x 8 x 128 x 1 x 80 = 163840 bytes; per block x16 = 2621440; 32279 blocks.
     let c = Config::load(format!("{REFERENCE}/test_blog.toml").as_ref()).unwrap();
     assert_eq!(c.kv_bytes_per_token(), 163_840.0);
-    assert_eq!(c.hardware.kv_cache_bytes(&c.model).unwrap(), 84_618_822_656.0);
+    assert_eq!(
+        c.hardware.kv_cache_bytes(&c.model).unwrap(),
+        84_618_822_656.0
+    );
     assert_eq!(c.kv_cache_blocks().unwrap(), 32_279);
 }
 
@@ -99,7 +105,10 @@ fn head_dim_overrides_hidden_over_heads() {
 #[test]
 fn large_counts_may_be_written_as_floats() {
     let text = minimal("").replace("num_parameters = 8000000000", "num_parameters = 8e9");
-    assert_eq!(Config::from_toml_str(&text).unwrap().model.num_parameters, 8_000_000_000);
+    assert_eq!(
+        Config::from_toml_str(&text).unwrap().model.num_parameters,
+        8_000_000_000
+    );
     let text = minimal("").replace("num_parameters = 8000000000", "num_parameters = 8.5");
     let err = Config::from_toml_str(&text).unwrap_err().to_string();
     assert!(err.contains("model.num_parameters"), "{err}");
@@ -107,7 +116,9 @@ fn large_counts_may_be_written_as_floats() {
 
 #[test]
 fn errors_name_the_key_section_and_line() {
-    let err = Config::from_toml_str(&minimal("speed = 3")).unwrap_err().to_string();
+    let err = Config::from_toml_str(&minimal("speed = 3"))
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("unknown key `speed` in [scheduler]"), "{err}");
     assert!(err.starts_with("line 21:"), "{err}");
     let err = Config::from_toml_str(&minimal("").replace("[model]", "[modle]"))
@@ -117,32 +128,49 @@ fn errors_name_the_key_section_and_line() {
     let err = Config::from_toml_str(&minimal("").replace("max_num_seqs = 256", ""))
         .unwrap_err()
         .to_string();
-    assert!(err.contains("missing required key `max_num_seqs` in [scheduler]"), "{err}");
+    assert!(
+        err.contains("missing required key `max_num_seqs` in [scheduler]"),
+        "{err}"
+    );
     let err = Config::from_toml_str(&minimal("").replace("\"fcfs\"", "\"random\""))
         .unwrap_err()
         .to_string();
-    assert!(err.contains("scheduler.policy") && err.contains("`sif`"), "{err}");
+    assert!(
+        err.contains("scheduler.policy") && err.contains("`sif`"),
+        "{err}"
+    );
 }
 
 #[test]
 fn cross_section_checks() {
     let text = minimal("").replace("num_heads = 32", "num_heads = 32\nnum_kv_heads = 64");
-    assert!(Config::from_toml_str(&text).unwrap_err().to_string().contains("num_kv_heads"));
+    assert!(Config::from_toml_str(&text)
+        .unwrap_err()
+        .to_string()
+        .contains("num_kv_heads"));
     let text = minimal("").replace("hidden_dim = 4096", "hidden_dim = 4100");
     let err = Config::from_toml_str(&text).unwrap_err().to_string();
-    assert!(err.contains("not divisible") && err.contains("head_dim"), "{err}");
+    assert!(
+        err.contains("not divisible") && err.contains("head_dim"),
+        "{err}"
+    );
     let text = minimal("").replace("memory_capacity = 85899345920", "memory_capacity = 16e9");
     let err = Config::from_toml_str(&text).unwrap_err().to_string();
     assert!(err.contains("no room for a KV cache"), "{err}");
-    let text = minimal("").replace("max_seq_len = 8192", "max_seq_len = 8192\nsliding_window = 512");
+    let text = minimal("").replace(
+        "max_seq_len = 8192",
+        "max_seq_len = 8192\nsliding_window = 512",
+    );
     let err = Config::from_toml_str(&text).unwrap_err().to_string();
     assert!(err.contains("num_sliding_layers"), "{err}");
 }
 
 #[test]
 fn dataset_configs_need_no_request_count() {
-    let text = minimal("")
-        .replace("num_requests = 10\n", "dataset_path = \"data.jsonl\"\n");
+    let text = minimal("").replace("num_requests = 10\n", "dataset_path = \"data.jsonl\"\n");
     let c = Config::from_toml_str(&text).unwrap();
-    assert_eq!(c.dataset_path(), Some(std::path::PathBuf::from("data.jsonl")));
+    assert_eq!(
+        c.dataset_path(),
+        Some(std::path::PathBuf::from("data.jsonl"))
+    );
 }

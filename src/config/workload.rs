@@ -47,13 +47,24 @@ impl ArrivalPattern {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
 pub enum LengthDist {
-    Fixed { value: u32 },
+    Fixed {
+        value: u32,
+    },
     /// Integers uniform on [min, max], both included.
-    Uniform { min: u32, max: u32 },
-    Normal { mean: f64, std_dev: f64 },
+    Uniform {
+        min: u32,
+        max: u32,
+    },
+    Normal {
+        mean: f64,
+        std_dev: f64,
+    },
     /// exp(N(mean, std_dev)): mean and std_dev are those of the logarithm (mean = 6.9 gives a
     /// median of about e^6.9 = 1000 tokens).
-    Lognormal { mean: f64, std_dev: f64 },
+    Lognormal {
+        mean: f64,
+        std_dev: f64,
+    },
 }
 
 impl LengthDist {

@@ -94,7 +94,8 @@ impl Roofline {
         let flops = 2.0 * tokens * self.active_params
             + 4.0 * self.attention_dim * (self.full_layers * attn_full + slide_layers * attn_slide);
         let bytes = self.weight_bytes
-            + self.kv_bytes_per_token_layer * (self.full_layers * kv_full + slide_layers * kv_slide);
+            + self.kv_bytes_per_token_layer
+                * (self.full_layers * kv_full + slide_layers * kv_slide);
         self.price(flops, bytes)
     }
 
@@ -155,7 +156,10 @@ mod tests {
     fn decode_step_is_memory_bound_and_matches_the_formula() {
         let r = Roofline::new(&tiny());
         // One decode token at context 100 -> 101.
-        let cost = r.step([Work { cached: 100, new: 1 }]);
+        let cost = r.step([Work {
+            cached: 100,
+            new: 1,
+        }]);
         // flops = 2 * 1 * 1e9 + 4 * 10 * 1 * 101 * 1024 = 2e9 + 4_136_960
         assert_eq!(cost.flops, 2e9 + 4_136_960.0);
         // kv bytes/token = 2 * 2 heads * 128 dim * 2 bytes * 10 layers = 10240
@@ -170,7 +174,10 @@ mod tests {
     #[test]
     fn prefill_step_is_compute_bound() {
         let r = Roofline::new(&tiny());
-        let cost = r.step([Work { cached: 0, new: 1000 }]);
+        let cost = r.step([Work {
+            cached: 0,
+            new: 1000,
+        }]);
         // flops = 2 * 1000 * 1e9 + 4 * 10 * 1000 * 1000 * 1024 = 2e12 + 4.096e10
         assert_eq!(cost.flops, 2.0409_6e12);
         assert!((cost.time - 2.040_96).abs() < 1e-12);
@@ -183,7 +190,10 @@ mod tests {
         c.model.sliding_window = Some(50);
         c.model.num_sliding_layers = Some(10);
         let r = Roofline::new(&c);
-        let cost = r.step([Work { cached: 100, new: 1 }]);
+        let cost = r.step([Work {
+            cached: 100,
+            new: 1,
+        }]);
         // every layer sees 50 keys: 4 * 10 * 1 * 50 * 1024 = 2_048_000; KV read capped at 50
         assert_eq!(cost.flops, 2e9 + 2_048_000.0);
         assert_eq!(cost.bytes, 2e9 + 1024.0 * 10.0 * 50.0);

@@ -183,7 +183,10 @@ impl KvCache {
             b = self.next[b as usize];
         }
         if seen != self.num_free {
-            return Err(format!("free queue holds {seen} blocks, counter says {}", self.num_free));
+            return Err(format!(
+                "free queue holds {seen} blocks, counter says {}",
+                self.num_free
+            ));
         }
         let unreferenced = self.ref_count.iter().filter(|&&r| r == 0).count() as u32;
         if unreferenced != self.num_free {
@@ -194,7 +197,9 @@ impl KvCache {
         }
         for (&h, &b) in &self.cached {
             if self.hash[b as usize] != h {
-                return Err(format!("cached hash {h:#x} points at block {b} holding another"));
+                return Err(format!(
+                    "cached hash {h:#x} points at block {b} holding another"
+                ));
             }
         }
         Ok(())

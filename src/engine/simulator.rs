@@ -175,7 +175,8 @@ impl Simulator {
         let step_start = self.now;
         self.now += cost.time;
         let (tokens, same_step_gaps) = self.apply_step(step_start);
-        self.metrics.record_step(&cost, kv_util, tokens, same_step_gaps);
+        self.metrics
+            .record_step(&cost, kv_util, tokens, same_step_gaps);
         self.retire_finished();
         Ok(StepOutcome::Ran(cost))
     }
@@ -215,7 +216,8 @@ impl Simulator {
                 let full = r.num_computed / block_size;
                 while r.num_registered < full {
                     let index = r.num_registered;
-                    self.kv.register(r.blocks[index as usize], r.block_hash(index));
+                    self.kv
+                        .register(r.blocks[index as usize], r.block_hash(index));
                     r.num_registered += 1;
                 }
             }
@@ -249,7 +251,8 @@ impl Simulator {
             self.kv.release_all(&mut r.blocks);
             self.metrics.record_completion(
                 r.spec.arrival,
-                r.first_token.expect("a finished request has emitted tokens"),
+                r.first_token
+                    .expect("a finished request has emitted tokens"),
                 self.now,
                 r.spec.prompt_len,
                 r.spec.output_len,

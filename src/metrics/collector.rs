@@ -90,7 +90,12 @@ impl Collector {
 
     /// The run's metrics. `makespan` is the simulated time from t = 0 to the last completion;
     /// rates and time-weighted means are over it (idle time counts as zero use).
-    pub fn finish(mut self, makespan: f64, requests_total: u64, kv_cache_blocks: u64) -> RunSummary {
+    pub fn finish(
+        mut self,
+        makespan: f64,
+        requests_total: u64,
+        kv_cache_blocks: u64,
+    ) -> RunSummary {
         let per_s = |x: f64| if makespan > 0.0 { x / makespan } else { 0.0 };
         let lookups = self.prefix_hit_tokens + self.prefix_miss_tokens;
         RunSummary {

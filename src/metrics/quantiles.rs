@@ -113,13 +113,19 @@ mod tests {
     fn weights_count_as_repeated_samples() {
         let expanded = [1.0, 1.0, 1.0, 2.0, 5.0, 5.0];
         let mut weighted = [(5.0, 2), (1.0, 3), (2.0, 1)];
-        assert_eq!(DistStats::of(&expanded), DistStats::of_weighted(&mut weighted));
+        assert_eq!(
+            DistStats::of(&expanded),
+            DistStats::of_weighted(&mut weighted)
+        );
     }
 
     #[test]
     fn empty_and_single_samples() {
         assert_eq!(DistStats::of(&[]).mean, None);
         let one = DistStats::of(&[3.0]);
-        assert_eq!((one.p50, one.p99, one.max), (Some(3.0), Some(3.0), Some(3.0)));
+        assert_eq!(
+            (one.p50, one.p99, one.max),
+            (Some(3.0), Some(3.0), Some(3.0))
+        );
     }
 }

@@ -114,27 +114,107 @@ impl RunSummary {
         dist_metrics!(m, self.itl_ms, "itl_ms", ["itl_ms", "per_token_ms"]);
         let f = |x: f64| MetricValue::Float(Some(x));
         let c = MetricValue::Count;
-        let rows: [(&'static str, &'static [&'static [&'static str]], MetricValue); 20] = [
-            ("input_tokens_per_s", &[&["throughput_metrics", "input_tokens_per_sec"]], f(self.input_tokens_per_s)),
-            ("output_tokens_per_s", &[&["throughput_metrics", "output_tokens_per_sec"]], f(self.output_tokens_per_s)),
-            ("requests_per_s", &[&["throughput_metrics", "requests_per_sec"]], f(self.requests_per_s)),
-            ("kv_cache_util_mean", &[&["utilization", "avg_kv_cache_util"]], f(self.kv_cache_util_mean)),
-            ("flops_util_mean", &[&["utilization", "avg_flops_util"]], f(self.flops_util_mean)),
-            ("bandwidth_util_mean", &[&["utilization", "avg_bandwidth_util"]], f(self.bandwidth_util_mean)),
-            ("busy_fraction", &[&["utilization", "busy_fraction"]], f(self.busy_fraction)),
-            ("preemptions_total", &[&["preemptions", "total"]], c(self.preemptions_total)),
-            ("preemptions_per_request", &[&["preemptions", "per_request_mean"]], f(self.preemptions_per_request)),
-            ("prefix_cache_hit_tokens", &[&["prefix_cache", "hits"]], c(self.prefix_cache_hits)),
-            ("prefix_cache_miss_tokens", &[&["prefix_cache", "misses"]], c(self.prefix_cache_misses)),
-            ("prefix_cache_hit_rate", &[&["prefix_cache", "hit_rate"]], f(self.prefix_cache_hit_rate)),
-            ("requests_completed", &[&["requests", "completed"]], c(self.requests_completed)),
-            ("requests_total", &[&["requests", "total"]], c(self.requests_total)),
-            ("input_tokens", &[&["simulation", "input_tokens"]], c(self.input_tokens)),
-            ("output_tokens", &[&["simulation", "output_tokens"]], c(self.output_tokens)),
-            ("simulated_s", &[&["simulation", "simulated_seconds"]], f(self.simulated_seconds)),
+        let rows: [(
+            &'static str,
+            &'static [&'static [&'static str]],
+            MetricValue,
+        ); 20] = [
+            (
+                "input_tokens_per_s",
+                &[&["throughput_metrics", "input_tokens_per_sec"]],
+                f(self.input_tokens_per_s),
+            ),
+            (
+                "output_tokens_per_s",
+                &[&["throughput_metrics", "output_tokens_per_sec"]],
+                f(self.output_tokens_per_s),
+            ),
+            (
+                "requests_per_s",
+                &[&["throughput_metrics", "requests_per_sec"]],
+                f(self.requests_per_s),
+            ),
+            (
+                "kv_cache_util_mean",
+                &[&["utilization", "avg_kv_cache_util"]],
+                f(self.kv_cache_util_mean),
+            ),
+            (
+                "flops_util_mean",
+                &[&["utilization", "avg_flops_util"]],
+                f(self.flops_util_mean),
+            ),
+            (
+                "bandwidth_util_mean",
+                &[&["utilization", "avg_bandwidth_util"]],
+                f(self.bandwidth_util_mean),
+            ),
+            (
+                "busy_fraction",
+                &[&["utilization", "busy_fraction"]],
+                f(self.busy_fraction),
+            ),
+            (
+                "preemptions_total",
+                &[&["preemptions", "total"]],
+                c(self.preemptions_total),
+            ),
+            (
+                "preemptions_per_request",
+                &[&["preemptions", "per_request_mean"]],
+                f(self.preemptions_per_request),
+            ),
+            (
+                "prefix_cache_hit_tokens",
+                &[&["prefix_cache", "hits"]],
+                c(self.prefix_cache_hits),
+            ),
+            (
+                "prefix_cache_miss_tokens",
+                &[&["prefix_cache", "misses"]],
+                c(self.prefix_cache_misses),
+            ),
+            (
+                "prefix_cache_hit_rate",
+                &[&["prefix_cache", "hit_rate"]],
+                f(self.prefix_cache_hit_rate),
+            ),
+            (
+                "requests_completed",
+                &[&["requests", "completed"]],
+                c(self.requests_completed),
+            ),
+            (
+                "requests_total",
+                &[&["requests", "total"]],
+                c(self.requests_total),
+            ),
+            (
+                "input_tokens",
+                &[&["simulation", "input_tokens"]],
+                c(self.input_tokens),
+            ),
+            (
+                "output_tokens",
+                &[&["simulation", "output_tokens"]],
+                c(self.output_tokens),
+            ),
+            (
+                "simulated_s",
+                &[&["simulation", "simulated_seconds"]],
+                f(self.simulated_seconds),
+            ),
             ("steps", &[&["simulation", "steps"]], c(self.steps)),
-            ("kv_cache_blocks", &[&["simulation", "kv_cache_blocks"]], c(self.kv_cache_blocks)),
-            ("latency_samples_itl", &[&["latency_metrics", "itl_ms", "count"]], c(self.itl_ms.count)),
+            (
+                "kv_cache_blocks",
+                &[&["simulation", "kv_cache_blocks"]],
+                c(self.kv_cache_blocks),
+            ),
+            (
+                "latency_samples_itl",
+                &[&["latency_metrics", "itl_ms", "count"]],
+                c(self.itl_ms.count),
+            ),
         ];
         m.extend(rows.into_iter().map(|(name, json_paths, value)| Metric {
             name,
@@ -168,4 +248,3 @@ fn insert_path(root: &mut Map<String, Value>, path: &[&str], value: Value) {
     }
     node.insert(last.to_string(), value);
 }
-

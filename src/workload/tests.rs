@@ -102,7 +102,9 @@ fn arrival_patterns_have_their_shape() {
         .collect();
     assert_eq!(times, [0.0, 0.25, 0.5, 0.75, 1.0]);
 
-    let batched = config(&format!("arrival_pattern = \"batched\"\nnum_requests = 3000\n{LENGTHS}"));
+    let batched = config(&format!(
+        "arrival_pattern = \"batched\"\nnum_requests = 3000\n{LENGTHS}"
+    ));
     let all = drain(&mut Workload::new(&batched).unwrap());
     assert_eq!(all.len(), 3000);
     assert!(all.iter().all(|r| r.arrival == 0.0));
@@ -116,7 +118,9 @@ fn arrival_patterns_have_their_shape() {
     assert!(b[0].arrival > 0.0);
     assert!(b[..4].iter().all(|r| r.arrival == b[0].arrival));
     assert!(b[4..8].iter().all(|r| r.arrival == b[4].arrival));
-    assert!(b[8].arrival == b[9].arrival && b[8].arrival > b[4].arrival && b[4].arrival > b[0].arrival);
+    assert!(
+        b[8].arrival == b[9].arrival && b[8].arrival > b[4].arrival && b[4].arrival > b[0].arrival
+    );
 
     for (pattern, mean_gap) in [("poisson", 0.1), ("uniform", 0.1)] {
         let c = config(&format!(
@@ -124,7 +128,10 @@ fn arrival_patterns_have_their_shape() {
         ));
         let r = drain(&mut Workload::new(&c).unwrap());
         let observed = r.last().unwrap().arrival / r.len() as f64;
-        assert!((observed - mean_gap).abs() < 0.005, "{pattern}: mean gap {observed}");
+        assert!(
+            (observed - mean_gap).abs() < 0.005,
+            "{pattern}: mean gap {observed}"
+        );
         assert!(r.windows(2).all(|w| w[0].arrival <= w[1].arrival));
     }
 }
@@ -136,7 +143,11 @@ fn duration_bounds_open_loop_arrivals() {
     ));
     let r = drain(&mut Workload::new(&c).unwrap());
     assert!(r.iter().all(|r| r.arrival <= 2.0));
-    assert!((60..140).contains(&r.len()), "{} arrivals in 2 s at 50/s", r.len());
+    assert!(
+        (60..140).contains(&r.len()),
+        "{} arrivals in 2 s at 50/s",
+        r.len()
+    );
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! Shared helpers for the library-level tests.
 #![allow(dead_code)]
 
-use inference_lab::engine::{StepOutcome, StepCost};
+use inference_lab::engine::{StepCost, StepOutcome};
 use inference_lab::{Config, RunSummary, Simulator};
 
 /// A toy model and card whose step times are easy to compute by hand:
