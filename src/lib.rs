@@ -15,6 +15,7 @@ pub mod config;
 pub mod engine;
 mod error;
 pub mod metrics;
+pub mod sweep;
 pub mod workload;
 
 pub use config::Config;

@@ -8,10 +8,52 @@ use clap::Parser;
 /// Simulate a vLLM-style LLM inference engine: continuous batching, chunked prefill, paged KV
 /// cache with prefix caching, preemption, and a roofline model of each forward pass.
 #[derive(Debug, Parser)]
-#[command(name = "inference-lab", version, about)]
+#[command(
+    name = "inference-lab",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
     #[command(flatten)]
     pub run: RunArgs,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Run a grid of simulations from a sweep spec, writing runs and summary tables.
+    Sweep(SweepArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SweepArgs {
+    /// Sweep spec files (TOML), or globs of them.
+    #[arg(required = true, value_name = "SPEC_OR_GLOB")]
+    pub specs: Vec<String>,
+    /// Worker threads (default: all cores).
+    #[arg(short = 'j', long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// Results folder (default results/<name>/). With several specs: the parent of one
+    /// folder per spec name.
+    #[arg(short, long, value_name = "DIR")]
+    pub output: Option<PathBuf>,
+    /// Check the spec and show the grid without running anything.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Discard earlier results in the folder and run every point again.
+    #[arg(long)]
+    pub force: bool,
+    /// Print nothing but errors.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Table formats to write: csv, parquet, or both.
+    #[arg(long, default_value = "csv,parquet", value_name = "LIST")]
+    pub format: String,
+    /// Never use colors.
+    #[arg(long)]
+    pub no_color: bool,
 }
 
 #[derive(Debug, clap::Args)]

@@ -3,6 +3,7 @@
 mod args;
 mod progress;
 mod report;
+mod sweep;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -11,15 +12,27 @@ use anyhow::{bail, Context, Result};
 use clap::Parser;
 use inference_lab::{Config, Simulator};
 
-use args::{Cli, RunArgs};
+use args::{Cli, Command, RunArgs};
 
 pub fn main() -> Result<ExitCode> {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => return Ok(args::exit_for_clap_error(err)),
     };
-    run(&cli.run)?;
-    Ok(ExitCode::SUCCESS)
+    match &cli.command {
+        Some(Command::Sweep(args)) => sweep::main(args),
+        None => {
+            run(&cli.run)?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Colors on each stream only when it is a terminal, never with --no-color or NO_COLOR.
+fn set_colors(no_color: bool) {
+    let color = !no_color && std::env::var_os("NO_COLOR").is_none();
+    console::set_colors_enabled(color && std::io::stdout().is_terminal());
+    console::set_colors_enabled_stderr(color && std::io::stderr().is_terminal());
 }
 
 /// Prints an error as one line on stderr (red when stderr is a terminal).
@@ -29,9 +42,7 @@ pub fn print_error(err: &anyhow::Error) {
 }
 
 fn run(args: &RunArgs) -> Result<()> {
-    let color = !args.no_color && std::env::var_os("NO_COLOR").is_none();
-    console::set_colors_enabled(color && std::io::stdout().is_terminal());
-    console::set_colors_enabled_stderr(color && std::io::stderr().is_terminal());
+    set_colors(args.no_color);
 
     let mut config = Config::load(&args.config)?;
     if let Some(seed) = args.seed {

@@ -60,12 +60,22 @@ impl Config {
         Ok(config)
     }
 
-    /// Builds a config from an already-parsed TOML table (the sweep runner edits tables).
-    pub fn from_toml_value(value: toml::Value) -> Result<Config> {
-        let config: Config = serde_path_to_error::deserialize(value).map_err(|e| {
+    /// Builds a config from an already-parsed TOML table (the sweep runner edits tables),
+    /// without validating it. On failure returns the dotted path of the offending key (empty at
+    /// the top level) and a message.
+    pub fn from_toml_value_unvalidated(
+        value: toml::Value,
+    ) -> std::result::Result<Config, (String, String)> {
+        serde_path_to_error::deserialize(value).map_err(|e| {
             let path = e.path().to_string();
-            Error::new(describe_serde_message(e.inner().message(), &path))
-        })?;
+            let message = describe_serde_message(e.inner().message(), &path);
+            (path, message)
+        })
+    }
+
+    /// Builds and validates a config from an already-parsed TOML table.
+    pub fn from_toml_value(value: toml::Value) -> Result<Config> {
+        let config = Config::from_toml_value_unvalidated(value).map_err(|(_, m)| Error::new(m))?;
         config.validate()?;
         Ok(config)
     }

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 
 use super::quantiles::DistStats;
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct RunSummary {
     /// Time to first token per request: first token instant - arrival.
     pub ttft_ms: DistStats,
@@ -66,7 +66,7 @@ impl MetricValue {
         }
     }
 
-    fn to_json(self) -> Value {
+    pub fn to_json(self) -> Value {
         match self {
             MetricValue::Float(Some(x)) if x.is_finite() => Value::from(x),
             MetricValue::Float(_) => Value::Null,
@@ -222,6 +222,11 @@ impl RunSummary {
             value,
         }));
         m
+    }
+
+    /// The metric names and kinds, without a run (for table schemas).
+    pub fn metric_schema() -> Vec<Metric> {
+        RunSummary::default().metrics()
     }
 
     /// The metrics as nested JSON objects (keys sorted, as the seed-era CLI wrote them).

@@ -1,0 +1,246 @@
+//! `inference-lab sweep`: expand, check, run, and report a sweep.
+//!
+//! Exit codes: 0 every run succeeded; 1 the sweep could not run (bad spec, unreadable file,
+//! I/O error); 2 the sweep ran but at least one run failed (its row says why).
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use console::style;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use inference_lab::sweep::{self, Formats, Grid, SweepOptions, SweepSpec};
+
+use super::args::SweepArgs;
+
+pub fn main(args: &SweepArgs) -> Result<ExitCode> {
+    super::set_colors(args.no_color);
+    let formats = Formats::parse(&args.format)?;
+    let threads = match args.threads {
+        Some(0) => bail!("-j/--threads 0: give at least 1 thread"),
+        Some(n) => n,
+        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
+    let paths = spec_paths(&args.specs)?;
+    // Check every spec before running any.
+    let mut sweeps = Vec::new();
+    for path in &paths {
+        let spec = SweepSpec::load(path)?;
+        let grid = sweep::expand(&spec).with_context(|| path.display().to_string())?;
+        sweeps.push((spec, grid));
+    }
+    let mut names: Vec<&str> = sweeps.iter().map(|(s, _)| s.name.as_str()).collect();
+    names.sort_unstable();
+    if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
+        bail!(
+            "two specs are named {:?}: their results would share a folder",
+            w[0]
+        );
+    }
+
+    let mut any_failed = false;
+    for (spec, grid) in &sweeps {
+        let out_dir = match (&args.output, sweeps.len()) {
+            (Some(dir), 1) => dir.clone(),
+            (Some(dir), _) => dir.join(&spec.name),
+            (None, _) => sweep::default_out_dir(spec),
+        };
+        if args.dry_run {
+            print_dry_run(spec, grid, &out_dir, args.force)?;
+            continue;
+        }
+        if !args.quiet {
+            warn_invalid(grid);
+        }
+        let options = SweepOptions {
+            out_dir: out_dir.clone(),
+            threads,
+            force: args.force,
+            formats,
+        };
+        let bar = (!args.quiet && std::io::stderr().is_terminal()).then(new_bar);
+        // A panicking run becomes an error row; keep the default hook from drawing over the
+        // progress bar.
+        let hook = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| {}));
+        let outcome = sweep::run(spec, grid, &options, |p| {
+            if let Some(bar) = &bar {
+                bar.set_length(p.total as u64);
+                bar.set_position(p.done as u64);
+                bar.set_message(format!("failed {}", p.failed));
+            }
+        });
+        std::panic::set_hook(hook);
+        if let Some(bar) = &bar {
+            bar.finish_and_clear();
+        }
+        let outcome = outcome.with_context(|| format!("sweep {}", spec.name))?;
+        any_failed |= outcome.failed > 0;
+        if !args.quiet {
+            let failed = if outcome.failed > 0 {
+                style(format!("{} failed", outcome.failed))
+                    .red()
+                    .to_string()
+            } else {
+                "0 failed".to_string()
+            };
+            println!(
+                "sweep {}: {} runs over {} points ({} ran, {} already done, {failed}) in {:.2} s on {threads} threads -> {}",
+                spec.name,
+                outcome.runs,
+                outcome.points,
+                outcome.ran,
+                outcome.skipped,
+                outcome.wall_s,
+                out_dir.display()
+            );
+        }
+    }
+    Ok(if any_failed {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Expands globs; plain paths must exist.
+fn spec_paths(patterns: &[String]) -> Result<Vec<PathBuf>> {
+    let mut paths = Vec::new();
+    for pattern in patterns {
+        if pattern.contains(['*', '?', '[']) {
+            let mut matched: Vec<PathBuf> = glob::glob(pattern)
+                .with_context(|| format!("bad glob {pattern:?}"))?
+                .filter_map(|p| p.ok())
+                .collect();
+            if matched.is_empty() {
+                bail!("{pattern:?} matches no sweep spec");
+            }
+            matched.sort();
+            paths.extend(matched);
+        } else {
+            paths.push(PathBuf::from(pattern));
+        }
+    }
+    Ok(paths)
+}
+
+fn new_bar() -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} runs  {per_sec}  ETA {eta}  {msg}",
+        )
+        .expect("static template"),
+    );
+    bar
+}
+
+fn warn_invalid(grid: &Grid) {
+    let invalid: Vec<_> = grid.invalid().collect();
+    if invalid.is_empty() {
+        return;
+    }
+    eprintln!(
+        "{} {} of {} runs have invalid configs and will be error rows:",
+        style("warning:").for_stderr().yellow().bold(),
+        invalid.len(),
+        grid.runs.len()
+    );
+    for run in invalid.iter().take(5) {
+        eprintln!(
+            "  {}: {}",
+            describe_point(grid, run),
+            run.config.as_ref().err().map_or("", String::as_str)
+        );
+    }
+    if invalid.len() > 5 {
+        eprintln!("  ... and {} more", invalid.len() - 5);
+    }
+}
+
+fn describe_point(grid: &Grid, run: &sweep::RunPoint) -> String {
+    let mut parts: Vec<String> = grid
+        .columns
+        .iter()
+        .zip(&run.params)
+        .map(|(c, v)| format!("{c} = {v}"))
+        .collect();
+    parts.push(format!("seed = {}", run.seed));
+    parts.join(", ")
+}
+
+fn print_dry_run(
+    spec: &SweepSpec,
+    grid: &Grid,
+    out_dir: &std::path::Path,
+    force: bool,
+) -> Result<()> {
+    let seeds = spec.seeds.as_ref().map_or(1, Vec::len);
+    let done = if force {
+        0
+    } else {
+        let records = sweep::journal::read(out_dir)?;
+        grid.runs
+            .iter()
+            .filter(|r| records.get(&r.run_id).is_some_and(|rec| rec.is_ok()))
+            .count()
+    };
+    println!(
+        "sweep {}: {} points x {seeds} seeds = {} runs ({} excluded), {} invalid, {done} already done; results -> {}",
+        spec.name,
+        grid.points,
+        grid.runs.len(),
+        grid.excluded,
+        grid.invalid().count(),
+        out_dir.display()
+    );
+    let mut header = vec!["run_id".to_string()];
+    header.extend(grid.columns.iter().cloned());
+    header.push("seed".into());
+    header.push("config".into());
+    let rows: Vec<Vec<String>> = grid
+        .runs
+        .iter()
+        .take(10)
+        .map(|r| {
+            let mut row = vec![r.run_id.clone()];
+            row.extend(r.params.iter().map(|v| match v {
+                toml::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            }));
+            row.push(r.seed.to_string());
+            row.push(match &r.config {
+                Ok(_) => "ok".into(),
+                Err(e) => format!("invalid: {e}"),
+            });
+            row
+        })
+        .collect();
+    let widths: Vec<usize> = (0..header.len())
+        .map(|i| {
+            rows.iter()
+                .map(|r| r[i].len())
+                .chain([header[i].len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |cells: &[String]| {
+        cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect::<Vec<_>>()
+            .join("  ")
+    };
+    println!("{}", style(line(&header)).bold());
+    for row in &rows {
+        println!("{}", line(row));
+    }
+    if grid.runs.len() > rows.len() {
+        println!("... {} more", grid.runs.len() - rows.len());
+    }
+    warn_invalid(grid);
+    Ok(())
+}

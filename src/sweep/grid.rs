@@ -1,0 +1,249 @@
+//! Expanding a spec into the list of runs, each with its resolved, validated config.
+//!
+//! Order: base files (outermost), then the axes in spec order, then the seeds (innermost), so
+//! the runs of one point are adjacent. Every run's config is built up front: a path the
+//! config schema does not know, or a value of the wrong type, aborts the sweep before anything
+//! runs, naming the axis and value; a config that parses but fails validation (a KV cache too
+//! small for one combination, say) is kept as a run that fails with that message, so the
+//! rest of the grid still runs.
+
+use std::path::{Path, PathBuf};
+
+use toml::{Table, Value};
+
+use super::spec::{SweepSpec, BASE_AXIS, SEED_PATH};
+use crate::config::{Config, LengthDist};
+use crate::{bail, Error, Result, VERSION};
+
+/// One simulation of the sweep.
+#[derive(Debug, Clone)]
+pub struct RunPoint {
+    /// Position in the grid (the row order of the tables).
+    pub index: usize,
+    /// The point (all axes but the seed) this run belongs to.
+    pub point: usize,
+    /// Stable hash of the tool version and the resolved config: the resume key.
+    pub run_id: String,
+    /// Values of `Grid::columns`, in order.
+    pub params: Vec<Value>,
+    pub seed: u64,
+    /// The resolved config, or why it is invalid.
+    pub config: std::result::Result<Config, String>,
+    /// Rough relative cost (expected output tokens), to start long runs first.
+    pub cost: f64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Grid {
+    /// Axis columns: `base` when several base files are given, then every axis path.
+    pub columns: Vec<String>,
+    pub runs: Vec<RunPoint>,
+    pub points: usize,
+    /// Point x seed combinations removed by [[exclude]].
+    pub excluded: usize,
+}
+
+impl Grid {
+    pub fn invalid(&self) -> impl Iterator<Item = &RunPoint> {
+        self.runs.iter().filter(|r| r.config.is_err())
+    }
+}
+
+/// Refuse grids that would take more memory to list than to run.
+const MAX_RUNS: usize = 5_000_000;
+
+pub fn expand(spec: &SweepSpec) -> Result<Grid> {
+    let mut columns = Vec::new();
+    if spec.has_base_axis() {
+        columns.push(BASE_AXIS.to_string());
+    }
+    for axis in &spec.axes {
+        columns.extend(axis.paths.iter().cloned());
+    }
+    let seeds: Vec<Option<u64>> = match &spec.seeds {
+        Some(s) => s.iter().copied().map(Some).collect(),
+        None => vec![None],
+    };
+    let combos: usize = spec.axes.iter().map(|a| a.len()).product::<usize>() * spec.bases.len();
+    if combos.saturating_mul(seeds.len()) > MAX_RUNS {
+        bail!(
+            "the grid has {} runs, more than {MAX_RUNS}: split it into several specs",
+            combos.saturating_mul(seeds.len())
+        );
+    }
+
+    let mut runs = Vec::new();
+    let mut points = 0;
+    let mut excluded = 0;
+    for (label, base_path) in &spec.bases {
+        let base = load_table(base_path)?;
+        let base_dir = base_path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        let mut with_set = base.clone();
+        for (path, value) in &spec.set {
+            set_path(&mut with_set, path, value.clone());
+        }
+        let axis_combos: usize = spec.axes.iter().map(|a| a.len()).product();
+        for combo in 0..axis_combos {
+            // Mixed-radix digits, first axis outermost.
+            let mut digits = vec![0; spec.axes.len()];
+            let mut rest = combo;
+            for (d, axis) in digits.iter_mut().zip(&spec.axes).rev() {
+                *d = rest % axis.len();
+                rest /= axis.len();
+            }
+            let mut params = Vec::with_capacity(columns.len());
+            if spec.has_base_axis() {
+                params.push(Value::String(label.clone()));
+            }
+            let mut overrides: Vec<(&str, &Value)> = Vec::new();
+            for (axis, &d) in spec.axes.iter().zip(&digits) {
+                for (path, value) in axis.paths.iter().zip(&axis.values[d]) {
+                    params.push(value.clone());
+                    overrides.push((path, value));
+                }
+            }
+            if is_excluded(spec, &columns, &params) {
+                excluded += seeds.len();
+                continue;
+            }
+            let point = points;
+            points += 1;
+            for seed in &seeds {
+                let mut table = with_set.clone();
+                for &(path, value) in &overrides {
+                    set_path(&mut table, path, value.clone());
+                }
+                if let Some(seed) = seed {
+                    set_path(&mut table, SEED_PATH, Value::Integer(*seed as i64));
+                }
+                let mut config = Config::from_toml_value_unvalidated(Value::Table(table))
+                    .map_err(|(path, msg)| blame(spec, base_path, &overrides, &path, &msg))?;
+                config.base_dir = base_dir.clone();
+                let run_id = run_id(&config);
+                let cost = expected_cost(&config);
+                let seed = config.workload.seed;
+                let config = match config.validate() {
+                    Ok(()) => Ok(config),
+                    Err(e) => Err(e.to_string()),
+                };
+                runs.push(RunPoint {
+                    index: runs.len(),
+                    point,
+                    run_id,
+                    params: params.clone(),
+                    seed,
+                    config,
+                    cost,
+                });
+            }
+        }
+    }
+    if runs.is_empty() {
+        bail!("every point of the grid is excluded: nothing to run");
+    }
+    Ok(Grid {
+        columns,
+        runs,
+        points,
+        excluded,
+    })
+}
+
+fn load_table(path: &PathBuf) -> Result<Table> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::new(format!("cannot read base config {}: {e}", path.display())))?;
+    // Parse strictly once, so a broken base reports like a single run would.
+    Config::from_toml_str(&text).map_err(|e| e.context(path.display()))?;
+    text.parse::<Table>()
+        .map_err(|e| Error::new(format!("{}: {}", path.display(), e.message())))
+}
+
+/// Sets `section.field` in a config table, creating the section if the base lacks it.
+fn set_path(table: &mut Table, path: &str, value: Value) {
+    let (section, field) = path.split_once('.').expect("spec paths are section.field");
+    let entry = table
+        .entry(section.to_string())
+        .or_insert_with(|| Value::Table(Table::new()));
+    if let Value::Table(t) = entry {
+        t.insert(field.to_string(), value);
+    } else {
+        *entry = Value::Table(Table::from_iter([(field.to_string(), value)]));
+    }
+}
+
+fn is_excluded(spec: &SweepSpec, columns: &[String], params: &[Value]) -> bool {
+    spec.exclude.iter().any(|ex| {
+        ex.conditions.iter().all(|(path, allowed)| {
+            columns
+                .iter()
+                .position(|c| c == path)
+                .is_some_and(|i| allowed.contains(&params[i]))
+        })
+    })
+}
+
+/// Names the axis (or [set] entry, or base file) responsible for a config that does not parse.
+fn blame(
+    spec: &SweepSpec,
+    base: &Path,
+    overrides: &[(&str, &Value)],
+    error_path: &str,
+    message: &str,
+) -> Error {
+    let hits = |path: &str| error_path == path || error_path.starts_with(&format!("{path}."));
+    if let Some((path, value)) = overrides.iter().find(|(p, _)| hits(p)) {
+        return Error::new(format!("axis {path} = {value}: {message}"));
+    }
+    if let Some((path, value)) = spec.set.iter().find(|(p, _)| hits(p)) {
+        return Error::new(format!("[set] {path} = {value}: {message}"));
+    }
+    // An unknown key: serde names the section it was found in.
+    if let Some((path, value)) = overrides
+        .iter()
+        .copied()
+        .chain(spec.set.iter().map(|(p, v)| (p.as_str(), v)))
+        .find(|(p, _)| message.contains(&format!("`{}`", p.rsplit('.').next().unwrap_or(p))))
+    {
+        return Error::new(format!("{path} = {value}: {message}"));
+    }
+    Error::new(format!("base config {}: {message}", base.display()))
+}
+
+/// FNV-1a over the tool version and the resolved config (and the folder its relative paths
+/// resolve against): the same config gives the same id on every machine and run.
+fn run_id(config: &Config) -> String {
+    let json = serde_json::to_string(config).expect("configs serialise");
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let dataset = config.dataset_path().map(|p| p.display().to_string());
+    for part in [VERSION, &json, dataset.as_deref().unwrap_or("")] {
+        for &b in part.as_bytes().iter().chain(b"\0") {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    format!("{h:016x}")
+}
+
+/// Expected output tokens of a run: the dominant term of simulation cost.
+fn expected_cost(config: &Config) -> f64 {
+    let w = &config.workload;
+    let mean = |d: &LengthDist| match *d {
+        LengthDist::Fixed { value } => f64::from(value),
+        LengthDist::Uniform { min, max } => (f64::from(min) + f64::from(max)) / 2.0,
+        LengthDist::Normal { mean, .. } => mean.max(1.0),
+        LengthDist::Lognormal { mean, std_dev } => (mean + std_dev * std_dev / 2.0).exp(),
+    };
+    let requests = match (w.num_requests, w.duration_secs, w.arrival_rate) {
+        (Some(n), _, _) => n as f64,
+        (None, Some(d), Some(r)) => d * r,
+        (None, Some(d), None) => d * f64::from(w.num_concurrent_users),
+        _ => 1.0,
+    };
+    requests * mean(&w.output_len_dist).min(f64::from(config.model.max_seq_len))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,149 @@
+//! Running a grid: a rayon pool of workers pulling runs longest-first, each run an independent
+//! simulation; results come back to the calling thread, which journals them as they finish.
+
+use std::collections::HashMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::Instant;
+
+use super::grid::{Grid, RunPoint};
+use super::journal::{JournalWriter, RunRecord};
+use crate::{Error, Result, Simulator};
+
+/// Where a sweep stands, reported after every finished run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SweepProgress {
+    /// Runs finished in this invocation.
+    pub done: usize,
+    /// Runs to do in this invocation (the grid minus what the journal already has).
+    pub total: usize,
+    pub failed: usize,
+}
+
+/// Runs one grid point to a record, turning errors and panics into error records.
+pub fn run_one(run: &RunPoint, params: serde_json::Map<String, serde_json::Value>) -> RunRecord {
+    let start = Instant::now();
+    let result = match &run.config {
+        Err(msg) => Err(msg.clone()),
+        Ok(config) => match catch_unwind(AssertUnwindSafe(|| Simulator::new(config)?.run())) {
+            Ok(Ok(summary)) => Ok(summary),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(payload) => Err(format!("panic: {}", panic_message(payload.as_ref()))),
+        },
+    };
+    let wall_ms = start.elapsed().as_secs_f64() * 1e3;
+    let (status, error, metrics) = match result {
+        Ok(summary) => (
+            "ok",
+            None,
+            summary
+                .metrics()
+                .into_iter()
+                .map(|m| (m.name.to_string(), m.value.to_json()))
+                .collect(),
+        ),
+        Err(msg) => ("error", Some(msg), serde_json::Map::new()),
+    };
+    RunRecord {
+        run_id: run.run_id.clone(),
+        status: status.to_string(),
+        error,
+        wall_ms,
+        seed: run.seed,
+        params,
+        metrics,
+    }
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "unknown panic payload".to_string()
+    }
+}
+
+/// Axis column -> value as JSON, for a run's journal record.
+pub fn params_json(grid: &Grid, run: &RunPoint) -> serde_json::Map<String, serde_json::Value> {
+    grid.columns
+        .iter()
+        .zip(&run.params)
+        .map(|(c, v)| (c.clone(), serde_json::to_value(v).unwrap_or_default()))
+        .collect()
+}
+
+/// Runs `todo` (indices into `grid.runs`) on `threads` workers, journaling each record as it
+/// arrives. Returns the new records by run id.
+pub fn execute(
+    grid: &Grid,
+    todo: &[usize],
+    threads: usize,
+    journal: &mut JournalWriter,
+    mut progress: impl FnMut(&SweepProgress),
+) -> Result<HashMap<String, RunRecord>> {
+    // Longest expected first, so no long run starts last and leaves cores idle at the end.
+    let mut order = todo.to_vec();
+    order.sort_by(|&a, &b| {
+        grid.runs[b]
+            .cost
+            .total_cmp(&grid.runs[a].cost)
+            .then(a.cmp(&b))
+    });
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("sweep-{i}"))
+        .build()
+        .map_err(|e| Error::new(format!("cannot start {threads} worker threads: {e}")))?;
+    let next = AtomicUsize::new(0);
+    let (tx, rx) = mpsc::channel::<RunRecord>();
+    let mut records = HashMap::new();
+    let mut state = SweepProgress {
+        done: 0,
+        total: order.len(),
+        failed: 0,
+    };
+    let mut journal_error = None;
+    std::thread::scope(|s| {
+        let order = &order;
+        let next = &next;
+        s.spawn(move || {
+            pool.scope(|ps| {
+                for _ in 0..threads {
+                    let tx = tx.clone();
+                    ps.spawn(move |_| loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(&index) = order.get(i) else { break };
+                        let run = &grid.runs[index];
+                        let record = run_one(run, params_json(grid, run));
+                        if tx.send(record).is_err() {
+                            break;
+                        }
+                    });
+                }
+                drop(tx);
+            });
+        });
+        for record in rx.iter() {
+            state.done += 1;
+            if !record.is_ok() {
+                state.failed += 1;
+            }
+            if journal_error.is_none() {
+                if let Err(e) = journal.append(&record) {
+                    // Stop handing out work; finished runs already journaled are kept.
+                    next.store(usize::MAX / 2, Ordering::Relaxed);
+                    journal_error = Some(e);
+                }
+            }
+            records.insert(record.run_id.clone(), record);
+            progress(&state);
+        }
+    });
+    match journal_error {
+        Some(e) => Err(e),
+        None => Ok(records),
+    }
+}

@@ -1,0 +1,292 @@
+//! The runs and summary tables (polars), written as CSV and/or Parquet.
+//!
+//! runs: one row per run in grid order —
+//!   run_id, <axis columns>, seed, status, error, wall_ms, <every RunSummary metric>.
+//! summary: one row per point (the seed folded) in grid order —
+//!   <axis columns>, n (ok runs), n_error, then for each metric
+//!   <metric>_mean, _std, _ci95_lo, _ci95_hi, _min, _max.
+//!
+//! Axis columns keep their natural type (integer, float, string, boolean); table values (a
+//! length distribution) become their inline TOML text. `_std` is the sample standard
+//! deviation (n - 1); the 95% interval is mean +- t(0.975, n - 1) std / sqrt(n), null when
+//! fewer than two runs define the metric. A run that failed has null metrics and counts in
+//! n_error only.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::Path;
+
+use polars::prelude::*;
+use toml::Value;
+
+use super::grid::Grid;
+use super::journal::RunRecord;
+use super::stats::ci95;
+use crate::metrics::{MetricValue, RunSummary};
+use crate::{Error, Result};
+
+/// Which files to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Formats {
+    pub csv: bool,
+    pub parquet: bool,
+}
+
+impl Formats {
+    /// Parses "csv,parquet" (either or both).
+    pub fn parse(text: &str) -> Result<Formats> {
+        let mut f = Formats {
+            csv: false,
+            parquet: false,
+        };
+        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            match part {
+                "csv" => f.csv = true,
+                "parquet" => f.parquet = true,
+                other => {
+                    return Err(Error::new(format!(
+                        "--format {other:?}: allowed formats are csv and parquet (comma-separated)"
+                    )))
+                }
+            }
+        }
+        if !f.csv && !f.parquet {
+            return Err(Error::new("--format: name csv, parquet or both"));
+        }
+        Ok(f)
+    }
+}
+
+const POINT: &str = "__point";
+const N_SUFFIX: &str = "__n";
+
+fn polars_err(e: PolarsError) -> Error {
+    Error::new(format!("building tables: {e}"))
+}
+
+/// The runs table, in grid order. Runs without a record are `missing`.
+pub fn runs_frame(grid: &Grid, records: &HashMap<String, RunRecord>) -> Result<DataFrame> {
+    let rows: Vec<Option<&RunRecord>> = grid.runs.iter().map(|r| records.get(&r.run_id)).collect();
+    let mut columns: Vec<Column> = Vec::new();
+    columns.push(Column::new(
+        "run_id".into(),
+        grid.runs
+            .iter()
+            .map(|r| r.run_id.as_str())
+            .collect::<Vec<_>>(),
+    ));
+    for (i, name) in grid.columns.iter().enumerate() {
+        let values: Vec<&Value> = grid.runs.iter().map(|r| &r.params[i]).collect();
+        columns.push(axis_column(name, &values));
+    }
+    columns.push(Column::new(
+        "seed".into(),
+        grid.runs.iter().map(|r| r.seed).collect::<Vec<u64>>(),
+    ));
+    columns.push(Column::new(
+        "status".into(),
+        rows.iter()
+            .map(|r| r.map_or("missing", |r| r.status.as_str()))
+            .collect::<Vec<_>>(),
+    ));
+    columns.push(Column::new(
+        "error".into(),
+        rows.iter()
+            .map(|r| r.and_then(|r| r.error.as_deref()))
+            .collect::<Vec<Option<&str>>>(),
+    ));
+    columns.push(Column::new(
+        "wall_ms".into(),
+        rows.iter()
+            .map(|r| r.map(|r| r.wall_ms))
+            .collect::<Vec<_>>(),
+    ));
+    for metric in RunSummary::metric_schema() {
+        let values = rows
+            .iter()
+            .map(|r| r.and_then(|r| r.metrics.get(metric.name)));
+        let column = match metric.value {
+            MetricValue::Count(_) => Column::new(
+                metric.name.into(),
+                values
+                    .map(|v| v.and_then(|v| v.as_u64()))
+                    .collect::<Vec<_>>(),
+            ),
+            MetricValue::Float(_) => Column::new(
+                metric.name.into(),
+                values
+                    .map(|v| v.and_then(|v| v.as_f64()))
+                    .collect::<Vec<_>>(),
+            ),
+        };
+        columns.push(column);
+    }
+    DataFrame::new_infer_height(columns).map_err(polars_err)
+}
+
+/// An axis column with the values' natural type.
+fn axis_column(name: &str, values: &[&Value]) -> Column {
+    let all = |f: fn(&Value) -> bool| values.iter().all(|v| f(v));
+    if all(|v| v.is_integer()) {
+        Column::new(
+            name.into(),
+            values.iter().map(|v| v.as_integer()).collect::<Vec<_>>(),
+        )
+    } else if all(|v| v.is_integer() || v.is_float()) {
+        let as_f64 = |v: &Value| v.as_float().or_else(|| v.as_integer().map(|i| i as f64));
+        Column::new(
+            name.into(),
+            values.iter().map(|v| as_f64(v)).collect::<Vec<_>>(),
+        )
+    } else if all(|v| v.is_bool()) {
+        Column::new(
+            name.into(),
+            values.iter().map(|v| v.as_bool()).collect::<Vec<_>>(),
+        )
+    } else {
+        let text = |v: &Value| match v {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        Column::new(
+            name.into(),
+            values.iter().map(|v| text(v)).collect::<Vec<_>>(),
+        )
+    }
+}
+
+/// The summary table: the runs grouped by point, in grid order.
+pub fn summary_frame(grid: &Grid, runs: &DataFrame) -> Result<DataFrame> {
+    let metrics = RunSummary::metric_schema();
+    let points = Column::new(
+        POINT.into(),
+        grid.runs.iter().map(|r| r.point as u64).collect::<Vec<_>>(),
+    );
+    let mut runs = runs.clone();
+    runs.with_column(points).map_err(polars_err)?;
+
+    let mut aggs: Vec<Expr> = grid
+        .columns
+        .iter()
+        .map(|c| col(c.as_str()).first())
+        .collect();
+    aggs.push(
+        col("status")
+            .eq(lit("ok"))
+            .sum()
+            .cast(DataType::UInt64)
+            .alias("n"),
+    );
+    aggs.push(
+        col("status")
+            .eq(lit("error"))
+            .sum()
+            .cast(DataType::UInt64)
+            .alias("n_error"),
+    );
+    for m in &metrics {
+        let c = || col(m.name);
+        aggs.push(c().mean().alias(format!("{}_mean", m.name)));
+        aggs.push(
+            c().cast(DataType::Float64)
+                .std(1)
+                .alias(format!("{}_std", m.name)),
+        );
+        aggs.push(c().min().alias(format!("{}_min", m.name)));
+        aggs.push(c().max().alias(format!("{}_max", m.name)));
+        aggs.push(
+            c().count()
+                .cast(DataType::UInt64)
+                .alias(format!("{}{N_SUFFIX}", m.name)),
+        );
+    }
+    let grouped = runs
+        .lazy()
+        .group_by_stable([col(POINT)])
+        .agg(aggs)
+        .collect()
+        .map_err(polars_err)?;
+
+    let mut out: Vec<Column> = Vec::new();
+    for name in grid
+        .columns
+        .iter()
+        .map(String::as_str)
+        .chain(["n", "n_error"])
+    {
+        out.push(grouped.column(name).map_err(polars_err)?.clone());
+    }
+    for m in &metrics {
+        let get = |suffix: &str| {
+            grouped
+                .column(&format!("{}{suffix}", m.name))
+                .map_err(polars_err)
+        };
+        let mean = get("_mean")?.cast(&DataType::Float64).map_err(polars_err)?;
+        let std = get("_std")?.clone();
+        let count = get(N_SUFFIX)?.clone();
+        let (mean_v, std_v, n_v) = (
+            mean.f64().map_err(polars_err)?,
+            std.f64().map_err(polars_err)?,
+            count.u64().map_err(polars_err)?,
+        );
+        let intervals: Vec<Option<(f64, f64)>> = (0..grouped.height())
+            .map(|i| match (mean_v.get(i), std_v.get(i), n_v.get(i)) {
+                (Some(mu), Some(sd), Some(n)) => ci95(mu, sd, n),
+                _ => None,
+            })
+            .collect();
+        // n = 1: std is null by definition (n - 1 = 0), and so is the interval.
+        let std = Column::new(
+            format!("{}_std", m.name).into(),
+            (0..grouped.height())
+                .map(|i| n_v.get(i).filter(|&n| n >= 2).and(std_v.get(i)))
+                .collect::<Vec<_>>(),
+        );
+        out.push(mean.with_name(format!("{}_mean", m.name).into()));
+        out.push(std);
+        out.push(Column::new(
+            format!("{}_ci95_lo", m.name).into(),
+            intervals
+                .iter()
+                .map(|ci| ci.map(|c| c.0))
+                .collect::<Vec<_>>(),
+        ));
+        out.push(Column::new(
+            format!("{}_ci95_hi", m.name).into(),
+            intervals
+                .iter()
+                .map(|ci| ci.map(|c| c.1))
+                .collect::<Vec<_>>(),
+        ));
+        out.push(get("_min")?.clone());
+        out.push(get("_max")?.clone());
+    }
+    DataFrame::new_infer_height(out).map_err(polars_err)
+}
+
+/// Writes `<stem>.csv` and/or `<stem>.parquet` into `dir` (via a temporary file and a rename,
+/// so a reader never sees half a table).
+pub fn write(dir: &Path, stem: &str, df: &mut DataFrame, formats: Formats) -> Result<()> {
+    let io =
+        |p: &Path, e: &dyn std::fmt::Display| Error::new(format!("writing {}: {e}", p.display()));
+    if formats.csv {
+        let path = dir.join(format!("{stem}.csv"));
+        let tmp = dir.join(format!(".{stem}.csv.tmp"));
+        let mut file = File::create(&tmp).map_err(|e| io(&tmp, &e))?;
+        CsvWriter::new(&mut file)
+            .finish(df)
+            .map_err(|e| io(&path, &e))?;
+        std::fs::rename(&tmp, &path).map_err(|e| io(&path, &e))?;
+    }
+    if formats.parquet {
+        let path = dir.join(format!("{stem}.parquet"));
+        let tmp = dir.join(format!(".{stem}.parquet.tmp"));
+        let file = File::create(&tmp).map_err(|e| io(&tmp, &e))?;
+        ParquetWriter::new(file)
+            .finish(df)
+            .map_err(|e| io(&path, &e))?;
+        std::fs::rename(&tmp, &path).map_err(|e| io(&path, &e))?;
+    }
+    Ok(())
+}
