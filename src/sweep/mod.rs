@@ -178,7 +178,7 @@ mod tests {
         use std::time::{Duration, UNIX_EPOCH};
         assert_eq!(super::rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00Z");
         let t = UNIX_EPOCH + Duration::from_secs(1_795_300_000);
-        assert_eq!(super::rfc3339(t), "2026-11-22T20:26:40Z");
+        assert_eq!(super::rfc3339(t), "2026-11-21T22:26:40Z");
         let leap = UNIX_EPOCH + Duration::from_secs(951_782_400); // 2000-02-29
         assert_eq!(super::rfc3339(leap), "2000-02-29T00:00:00Z");
     }

@@ -1,0 +1,139 @@
+//! Sweep orchestrator costs: runs per second at 1 and 2 threads, the orchestrator's overhead
+//! over calling the simulator directly, and aggregating 100,000 journal rows into the tables.
+//!
+//! `cargo bench --bench sweep`
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use inference_lab::sweep::journal::RunRecord;
+use inference_lab::sweep::{self, tables, Formats, SweepOptions, SweepSpec};
+use inference_lab::Simulator;
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("il-bench-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// 240 small runs: reference config.toml cut to 60 requests, 4 policies x 3 budgets x 20 seeds.
+fn small_grid(dir: &Path) -> SweepSpec {
+    let base = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/reference/upstream-configs/config.toml");
+    let text = format!(
+        "name = \"bench\"\nbase = {:?}\nseeds = 20\n[set]\nworkload.num_requests = 60\n\
+         [axes]\nscheduler.policy = [\"fcfs\", \"sof\", \"sif\", \"lof\"]\n\
+         scheduler.max_num_batched_tokens = [4096, 8192, 16384]\n",
+        base.display().to_string()
+    );
+    let path = dir.join("spec.toml");
+    std::fs::write(&path, text).unwrap();
+    SweepSpec::load(&path).unwrap()
+}
+
+fn orchestrator(c: &mut Criterion) {
+    let dir = scratch("grid");
+    let spec = small_grid(&dir);
+    let grid = sweep::expand(&spec).unwrap();
+    assert_eq!(grid.runs.len(), 240);
+    let mut group = c.benchmark_group("sweep_240_runs");
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(20));
+    group.bench_function("direct_simulator_loop", |b| {
+        b.iter(|| {
+            for run in &grid.runs {
+                Simulator::new(run.config.as_ref().unwrap())
+                    .unwrap()
+                    .run()
+                    .unwrap();
+            }
+        })
+    });
+    for threads in [1, 2] {
+        group.bench_with_input(
+            BenchmarkId::new("sweep_threads", threads),
+            &threads,
+            |b, &t| {
+                b.iter(|| {
+                    let options = SweepOptions {
+                        out_dir: dir.join(format!("out-{t}")),
+                        threads: t,
+                        force: true,
+                        formats: Formats {
+                            csv: true,
+                            parquet: true,
+                        },
+                    };
+                    let outcome = sweep::run(&spec, &grid, &options, |_| {}).unwrap();
+                    assert_eq!(outcome.failed, 0);
+                })
+            },
+        );
+    }
+    group.finish();
+    std::fs::remove_dir_all(dir).ok();
+}
+
+/// Tables from 100,000 journal rows (a 5,000-point x 20-seed grid with synthetic metrics).
+fn aggregation(c: &mut Criterion) {
+    let dir = scratch("agg");
+    let base = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/reference/upstream-configs/quick_test.toml");
+    let text = format!(
+        "name = \"agg\"\nbase = {:?}\nseeds = 20\n[axes]\n\
+         scheduler.max_num_batched_tokens = {{ range = [1024, 50999, 10] }}\n",
+        base.display().to_string()
+    );
+    let path = dir.join("spec.toml");
+    std::fs::write(&path, text).unwrap();
+    let grid = sweep::expand(&SweepSpec::load(&path).unwrap()).unwrap();
+    assert_eq!(grid.runs.len(), 100_000);
+    let schema = inference_lab::RunSummary::metric_schema();
+    let records: HashMap<String, RunRecord> = grid
+        .runs
+        .iter()
+        .map(|r| {
+            let metrics = schema
+                .iter()
+                .enumerate()
+                .map(|(i, m)| {
+                    (
+                        m.name.to_string(),
+                        serde_json::json!((r.index * 7 + i) as f64 * 0.5),
+                    )
+                })
+                .collect();
+            let record = RunRecord {
+                run_id: r.run_id.clone(),
+                status: "ok".into(),
+                error: None,
+                wall_ms: 1.0,
+                seed: r.seed,
+                params: Default::default(),
+                metrics,
+            };
+            (r.run_id.clone(), record)
+        })
+        .collect();
+    let mut group = c.benchmark_group("tables_100k_rows");
+    group.sample_size(10);
+    group.bench_function("runs_and_summary_csv_parquet", |b| {
+        b.iter(|| {
+            let mut runs = tables::runs_frame(&grid, &records).unwrap();
+            let mut summary = tables::summary_frame(&grid, &runs).unwrap();
+            let formats = Formats {
+                csv: true,
+                parquet: true,
+            };
+            tables::write(&dir, "runs", &mut runs, formats).unwrap();
+            tables::write(&dir, "summary", &mut summary, formats).unwrap();
+        })
+    });
+    group.finish();
+    std::fs::remove_dir_all(dir).ok();
+}
+
+criterion_group!(benches, orchestrator, aggregation);
+criterion_main!(benches);
