@@ -88,7 +88,7 @@ prop_compose! {
 
 /// The output tokens the workload asks for, from an independent copy of the request stream.
 fn requested_output_tokens(config: &Config) -> u64 {
-    let mut w = Workload::new(config).unwrap();
+    let mut w = Workload::new(config, None).unwrap();
     let mut total = 0;
     let mut now = 0.0;
     loop {

@@ -10,6 +10,9 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
+use std::sync::Arc;
+
+use inference_lab::workload::DatasetKey;
 use inference_lab::{Config, Simulator};
 
 use args::{Cli, Command, RunArgs};
@@ -48,13 +51,23 @@ fn run(args: &RunArgs) -> Result<()> {
     if let Some(seed) = args.seed {
         config.workload.seed = seed;
     }
-    check_dataset_flags(&config, args)?;
+    apply_dataset_flags(&mut config, args)?;
     if args.verbose && !args.quiet {
         report::print_derived(&config)?;
     }
-
-    let simulator =
-        Simulator::new(&config).with_context(|| format!("{}", args.config.display()))?;
+    let context = || args.config.display().to_string();
+    let dataset = match DatasetKey::of(&config).with_context(context)? {
+        None => None,
+        Some(key) => {
+            let dataset = key.load(config.workload.num_requests)?;
+            if !args.quiet {
+                report::warn_dataset(&config, &dataset);
+            }
+            Some(Arc::new(dataset))
+        }
+    };
+    let dataset_info = dataset.as_ref().map(|d| report::dataset_json(&config, d));
+    let simulator = Simulator::with_dataset(&config, dataset).with_context(context)?;
     let show_progress = !args.quiet && std::io::stderr().is_terminal();
     let summary = if show_progress {
         let bar = progress::RunProgress::new();
@@ -66,7 +79,10 @@ fn run(args: &RunArgs) -> Result<()> {
     };
 
     if let Some(path) = &args.output {
-        let doc = report::json_document(&config, &summary)?;
+        let mut doc = report::json_document(&config, &summary)?;
+        if let Some(info) = dataset_info {
+            doc["dataset"] = info;
+        }
         let text = serde_json::to_string_pretty(&doc)?;
         std::fs::write(path, text + "\n")
             .with_context(|| format!("cannot write {}", path.display()))?;
@@ -77,23 +93,34 @@ fn run(args: &RunArgs) -> Result<()> {
     Ok(())
 }
 
-/// Dataset mode needs a tokenizer; a tokenizer without a dataset would be silently ignored.
-fn check_dataset_flags(config: &Config, args: &RunArgs) -> Result<()> {
-    let dataset = &config.workload.dataset_path;
-    if let (Some(path), None) = (dataset, &args.tokenizer) {
-        bail!(
-            "{}: workload.dataset_path = {path:?} selects dataset mode, which needs \
-             --tokenizer FILE (a HuggingFace tokenizer.json) and --chat-template (None, a \
-             template string or a template file)",
-            args.config.display()
-        );
+/// `--tokenizer` and `--chat-template` (relative to the working directory) override the
+/// config's workload.tokenizer and workload.chat_template; outside dataset mode they are an
+/// error rather than silently ignored.
+fn apply_dataset_flags(config: &mut Config, args: &RunArgs) -> Result<()> {
+    if config.workload.dataset_path.is_none() {
+        if args.tokenizer.is_some() || args.chat_template.is_some() {
+            bail!(
+                "--tokenizer and --chat-template apply to dataset mode only, but {} sets no \
+                 workload.dataset_path",
+                args.config.display()
+            );
+        }
+        return Ok(());
     }
-    if dataset.is_none() && (args.tokenizer.is_some() || args.chat_template.is_some()) {
-        bail!(
-            "--tokenizer and --chat-template apply to dataset mode only, but {} sets no \
-             workload.dataset_path",
-            args.config.display()
-        );
+    if let Some(path) = &args.tokenizer {
+        let abs = std::path::absolute(path).unwrap_or_else(|_| path.clone());
+        config.workload.tokenizer = Some(abs.display().to_string());
+    }
+    if let Some(template) = &args.chat_template {
+        let as_file = std::path::Path::new(template);
+        config.workload.chat_template = Some(if as_file.is_file() {
+            std::path::absolute(as_file)
+                .unwrap_or_else(|_| as_file.to_path_buf())
+                .display()
+                .to_string()
+        } else {
+            template.clone()
+        });
     }
     Ok(())
 }

@@ -3,6 +3,7 @@
 use anyhow::Result;
 use console::style;
 use inference_lab::metrics::DistStats;
+use inference_lab::workload::dataset::Dataset;
 use inference_lab::{Config, RunSummary, VERSION};
 use serde_json::Value;
 
@@ -133,4 +134,40 @@ pub fn print_derived(config: &Config) -> Result<()> {
             .map_or("none".to_string(), |c| c.to_string())
     );
     Ok(())
+}
+
+/// Says up front what a dataset run will do differently from what was asked (stderr).
+pub fn warn_dataset(config: &Config, dataset: &Dataset) {
+    let warn = style("warning:").for_stderr().yellow().bold();
+    let lines = dataset.prompts.len() as u64;
+    if let Some(n) = config.workload.num_requests.filter(|&n| n > lines) {
+        eprintln!(
+            "{warn} workload.num_requests = {n} but {} has {lines} requests: replaying it from \
+             the first line again ({:.1} times through)",
+            dataset.path.display(),
+            n as f64 / lines as f64
+        );
+    }
+    if dataset.clipped > 0 {
+        eprintln!(
+            "{warn} {} of {lines} prompts were longer than model.max_seq_len - 1 = {} tokens and \
+             were clipped to their first {} tokens",
+            dataset.clipped,
+            config.model.max_seq_len - 1,
+            config.model.max_seq_len - 1
+        );
+    }
+}
+
+/// The `dataset` section of the JSON: what was replayed.
+pub fn dataset_json(config: &Config, dataset: &Dataset) -> Value {
+    let lines = dataset.prompts.len() as u64;
+    let requests = config.workload.num_requests.unwrap_or(lines);
+    serde_json::json!({
+        "path": dataset.path.display().to_string(),
+        "prompts_loaded": lines,
+        "clipped_prompts": dataset.clipped,
+        "prompt_tokens_total": dataset.prompts.iter().map(|p| u64::from(p.prompt_len)).sum::<u64>(),
+        "cycled": requests > lines,
+    })
 }

@@ -125,6 +125,14 @@ pub struct WorkloadConfig {
     /// A JSONL file of real requests (dataset mode), relative to the config file's folder.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dataset_path: Option<String>,
+    /// Dataset mode: a HuggingFace tokenizer.json, relative to the config file's folder
+    /// (`--tokenizer` overrides it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokenizer: Option<String>,
+    /// Dataset mode: "None" (join the message contents), a Jinja chat template, or a template
+    /// file relative to the config file's folder (`--chat-template` overrides it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chat_template: Option<String>,
 }
 
 fn default_users() -> u32 {
@@ -175,6 +183,16 @@ impl WorkloadConfig {
         at_least_one("workload.burst_size", self.burst_size.into())?;
         if let Some(rate) = self.arrival_rate {
             non_negative("workload.arrival_rate", rate)?;
+        }
+        if self.dataset_path.is_none() {
+            for (key, value) in [
+                ("tokenizer", &self.tokenizer),
+                ("chat_template", &self.chat_template),
+            ] {
+                if value.is_some() {
+                    bail!("workload.{key} is set but workload.dataset_path is not: it applies to dataset mode only");
+                }
+            }
         }
         self.input_len_dist.validate("workload.input_len_dist")?;
         self.output_len_dist.validate("workload.output_len_dist")?;

@@ -81,6 +81,7 @@ mod tests {
             prompt_len: prompt,
             output_len: output,
             priority: 0,
+            dataset_index: None,
         }
     }
 

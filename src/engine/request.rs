@@ -53,11 +53,16 @@ impl Request {
         self.num_output == 0 || self.remaining() > 1
     }
 
-    /// The content hash of block `index`. Synthetic requests have no token ids, so each block's
-    /// content is unique to its request: nothing is shared between requests, but a preempted
-    /// request finds its own blocks again if they have not been evicted.
-    pub fn block_hash(&self, index: u32) -> u64 {
-        mix(self.spec.id.wrapping_add(1), u64::from(index))
+    /// The content hash of block `index`. `prompt_hashes` are the hashes of the prompt's full
+    /// blocks computed from real token ids (dataset mode; empty otherwise): requests sharing a
+    /// token prefix share those. Every other block (synthetic prompts, and blocks holding
+    /// output tokens) is unique to its request: shared with nobody, but a preempted request
+    /// finds its own blocks again if they have not been evicted.
+    pub fn block_hash(&self, index: u32, prompt_hashes: &[u64]) -> u64 {
+        match prompt_hashes.get(index as usize) {
+            Some(&h) => h,
+            None => mix(self.spec.id.wrapping_add(1), u64::from(index)),
+        }
     }
 }
 

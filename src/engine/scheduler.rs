@@ -153,12 +153,13 @@ impl Simulator {
         self.scratch_hits.clear();
         let r = &self.requests[slot];
         // A synthetic request that was never computed cannot have cached blocks.
-        if !self.kv.prefix_caching() || r.preemptions == 0 {
+        if !self.kv.prefix_caching() || (r.preemptions == 0 && r.spec.dataset_index.is_none()) {
             return 0;
         }
+        let prompt_hashes = super::simulator::prompt_hashes(&self.dataset, r);
         let max_blocks = (r.total_tokens() - 1) / self.knobs.block_size;
         for index in 0..max_blocks {
-            match self.kv.lookup(r.block_hash(index)) {
+            match self.kv.lookup(r.block_hash(index, prompt_hashes)) {
                 Some(hit) => self.scratch_hits.push(hit),
                 None => break,
             }

@@ -9,8 +9,10 @@ use super::queue::{QueueKey, WaitingQueue};
 use super::request::Request;
 use crate::config::{Config, Policy};
 use crate::metrics::{Collector, RunSummary};
+use crate::workload::dataset::Dataset;
 use crate::workload::Workload;
 use crate::{bail, Result};
+use std::sync::Arc;
 
 /// The scheduler's knobs, resolved once from the config.
 #[derive(Debug, Clone)]
@@ -68,6 +70,8 @@ pub struct Simulator {
     pub(super) scratch_hits: Vec<(u32, bool)>,
     pub(super) reserved_blocks: u64,
     finished: Vec<usize>,
+    /// Dataset mode: the prompts whose block hashes requests share.
+    pub(super) dataset: Option<Arc<Dataset>>,
     pub(super) metrics: Collector,
     now: f64,
     last_completion: f64,
@@ -75,7 +79,13 @@ pub struct Simulator {
 }
 
 impl Simulator {
+    /// A simulator for a synthetic workload (a config without workload.dataset_path).
     pub fn new(config: &Config) -> Result<Simulator> {
+        Simulator::with_dataset(config, None)
+    }
+
+    /// A simulator that replays a loaded dataset (required when workload.dataset_path is set).
+    pub fn with_dataset(config: &Config, dataset: Option<Arc<Dataset>>) -> Result<Simulator> {
         config.validate()?;
         let blocks = config.kv_cache_blocks()?;
         let Ok(blocks) = u32::try_from(blocks) else {
@@ -101,7 +111,7 @@ impl Simulator {
             },
             roofline: Roofline::new(config),
             kv: KvCache::new(blocks, s.enable_prefix_caching),
-            workload: Workload::new(config)?,
+            workload: Workload::new(config, dataset.clone())?,
             requests: Vec::new(),
             free_slots: Vec::new(),
             running: Vec::new(),
@@ -110,6 +120,7 @@ impl Simulator {
             scratch_hits: Vec::new(),
             reserved_blocks: 0,
             finished: Vec::new(),
+            dataset,
             metrics: Collector::default(),
             now: 0.0,
             last_completion: 0.0,
@@ -213,11 +224,12 @@ impl Simulator {
             let r = &mut self.requests[slot];
             r.num_computed += n;
             if self.kv.prefix_caching() {
+                let prompt_hashes = prompt_hashes(&self.dataset, r);
                 let full = r.num_computed / block_size;
                 while r.num_registered < full {
                     let index = r.num_registered;
                     self.kv
-                        .register(r.blocks[index as usize], r.block_hash(index));
+                        .register(r.blocks[index as usize], r.block_hash(index, prompt_hashes));
                     r.num_registered += 1;
                 }
             }
@@ -360,5 +372,13 @@ impl Simulator {
     /// Ends the run now and summarises it (for callers driving [`step`](Self::step) themselves).
     pub fn into_summary(self) -> RunSummary {
         self.finish()
+    }
+}
+
+/// The dataset block hashes of a request's prompt (empty for synthetic requests).
+pub(super) fn prompt_hashes<'a>(dataset: &'a Option<Arc<Dataset>>, r: &Request) -> &'a [u64] {
+    match (dataset, r.spec.dataset_index) {
+        (Some(d), Some(i)) => &d.prompts[i as usize].block_hashes,
+        _ => &[],
     }
 }

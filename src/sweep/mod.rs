@@ -87,8 +87,16 @@ pub fn run(
         .map(|r| r.index)
         .collect();
     let skipped = grid.runs.len() - todo.len();
+    let datasets = runner::load_datasets(grid, &todo)?;
     let mut writer = journal::JournalWriter::open(dir)?;
-    let new = runner::execute(grid, &todo, options.threads.max(1), &mut writer, progress)?;
+    let new = runner::execute(
+        grid,
+        &todo,
+        options.threads.max(1),
+        &datasets,
+        &mut writer,
+        progress,
+    )?;
     let ran = new.len();
     records.extend(new);
 

@@ -7,9 +7,45 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::Instant;
 
+use std::sync::Arc;
+
 use super::grid::{Grid, RunPoint};
 use super::journal::{JournalWriter, RunRecord};
+use crate::workload::dataset::Dataset;
+use crate::workload::DatasetKey;
 use crate::{Error, Result, Simulator};
+
+/// Datasets loaded once for a sweep, shared by every run that replays the same file with the
+/// same tokenizer, template, max_seq_len and block size.
+pub type Datasets = HashMap<DatasetKey, Arc<Dataset>>;
+
+/// Loads every dataset that the runs `todo` replay, each once (as many requests as the
+/// largest of those runs needs).
+pub fn load_datasets(grid: &Grid, todo: &[usize]) -> Result<Datasets> {
+    let mut limits: HashMap<DatasetKey, Option<u64>> = HashMap::new();
+    for &i in todo {
+        let Ok(config) = &grid.runs[i].config else {
+            continue;
+        };
+        // A config without tokenizer or template fails in its own run, with that message.
+        let Ok(Some(key)) = DatasetKey::of(config) else {
+            continue;
+        };
+        let want = config.workload.num_requests;
+        limits
+            .entry(key)
+            .and_modify(|l| *l = l.zip(want).map(|(a, b)| a.max(b)))
+            .or_insert(want);
+    }
+    let mut keys: Vec<_> = limits.into_iter().collect();
+    keys.sort_by(|a, b| a.0.path.cmp(&b.0.path));
+    keys.into_iter()
+        .map(|(key, limit)| {
+            let dataset = key.load(limit)?;
+            Ok((key, Arc::new(dataset)))
+        })
+        .collect()
+}
 
 /// Where a sweep stands, reported after every finished run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,11 +58,19 @@ pub struct SweepProgress {
 }
 
 /// Runs one grid point to a record, turning errors and panics into error records.
-pub fn run_one(run: &RunPoint, params: serde_json::Map<String, serde_json::Value>) -> RunRecord {
+pub fn run_one(
+    run: &RunPoint,
+    params: serde_json::Map<String, serde_json::Value>,
+    datasets: &Datasets,
+) -> RunRecord {
     let start = Instant::now();
+    let simulate = |config: &crate::Config| {
+        let dataset = DatasetKey::of(config)?.and_then(|key| datasets.get(&key).cloned());
+        Simulator::with_dataset(config, dataset)?.run()
+    };
     let result = match &run.config {
         Err(msg) => Err(msg.clone()),
-        Ok(config) => match catch_unwind(AssertUnwindSafe(|| Simulator::new(config)?.run())) {
+        Ok(config) => match catch_unwind(AssertUnwindSafe(|| simulate(config))) {
             Ok(Ok(summary)) => Ok(summary),
             Ok(Err(e)) => Err(e.to_string()),
             Err(payload) => Err(format!("panic: {}", panic_message(payload.as_ref()))),
@@ -81,6 +125,7 @@ pub fn execute(
     grid: &Grid,
     todo: &[usize],
     threads: usize,
+    datasets: &Datasets,
     journal: &mut JournalWriter,
     mut progress: impl FnMut(&SweepProgress),
 ) -> Result<HashMap<String, RunRecord>> {
@@ -117,7 +162,7 @@ pub fn execute(
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some(&index) = order.get(i) else { break };
                         let run = &grid.runs[index];
-                        let record = run_one(run, params_json(grid, run));
+                        let record = run_one(run, params_json(grid, run), datasets);
                         if tx.send(record).is_err() {
                             break;
                         }

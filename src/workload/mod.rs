@@ -10,9 +10,11 @@
 //! [`lengths::clip_to_model`]: 1 <= prompt <= max_seq_len - 1 and 1 <= output <= max_seq_len -
 //! prompt.
 
+pub mod dataset;
 mod lengths;
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -22,6 +24,7 @@ pub use lengths::{clip_to_model, LengthSampler};
 
 use crate::config::{ArrivalPattern, Config};
 use crate::{bail, Result};
+use dataset::Dataset;
 
 /// One request as the workload defines it, before the engine touches it.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -34,6 +37,8 @@ pub struct RequestSpec {
     pub output_len: u32,
     /// Lower is more urgent (the priority policy); 0 for synthetic requests.
     pub priority: i64,
+    /// Dataset mode: the index of the dataset prompt this request replays.
+    pub dataset_index: Option<u32>,
 }
 
 /// Derives independent stream seeds from one user seed (SplitMix64 finaliser).
@@ -59,6 +64,8 @@ pub struct Workload {
     max_seq_len: u32,
     input: LengthSampler,
     output: LengthSampler,
+    /// Dataset mode: prompts replayed in file order (cycled when num_requests exceeds them).
+    dataset: Option<Arc<Dataset>>,
     length_rng: StdRng,
     arrival_rng: StdRng,
     /// Requests generated so far (the next id).
@@ -70,26 +77,34 @@ pub struct Workload {
 }
 
 impl Workload {
-    pub fn new(config: &Config) -> Result<Workload> {
+    /// A synthetic workload, or (with `dataset`) one that replays a loaded dataset: prompt
+    /// lengths come from the dataset in file order, output lengths from output_len_dist capped
+    /// by each line's max_tokens. Without num_requests a dataset runs once through; with more
+    /// requests than lines it starts over from the first line.
+    pub fn new(config: &Config, dataset: Option<Arc<Dataset>>) -> Result<Workload> {
         let w = &config.workload;
-        if let Some(path) = config.dataset_path() {
-            bail!(
-                "workload.dataset_path = {:?}: dataset mode (real prompts read with --tokenizer \
-                 and --chat-template) is not supported by this build yet; remove dataset_path \
-                 to use input_len_dist and output_len_dist",
+        let limit = match (&dataset, config.dataset_path()) {
+            (None, Some(path)) => bail!(
+                "workload.dataset_path = {:?} needs its dataset loaded first \
+                 (workload::dataset::load, with a tokenizer and a chat template)",
                 path.display().to_string()
-            );
-        }
+            ),
+            (Some(_), None) => bail!("a dataset was given but workload.dataset_path is not set"),
+            (Some(d), Some(_)) if d.prompts.is_empty() => bail!("the dataset has no requests"),
+            (Some(d), Some(_)) => Some(w.num_requests.unwrap_or(d.prompts.len() as u64)),
+            (None, None) => w.num_requests,
+        };
         let mut workload = Workload {
             pattern: w.arrival_pattern,
             rate: w.arrival_rate.unwrap_or(0.0),
             burst_size: w.burst_size,
             users: w.num_concurrent_users,
-            limit: w.num_requests,
+            limit,
             duration: w.duration_secs,
             max_seq_len: config.model.max_seq_len,
             input: LengthSampler::new(&w.input_len_dist),
             output: LengthSampler::new(&w.output_len_dist),
+            dataset,
             length_rng: StdRng::seed_from_u64(stream_seed(w.seed, LENGTH_STREAM)),
             arrival_rng: StdRng::seed_from_u64(stream_seed(w.seed, ARRIVAL_STREAM)),
             generated: 0,
@@ -151,8 +166,20 @@ impl Workload {
         if !self.may_generate(arrival) {
             return false;
         }
-        let prompt = self.input.sample(&mut self.length_rng);
-        let output = self.output.sample(&mut self.length_rng);
+        let (prompt, output, dataset_index) = match &self.dataset {
+            Some(d) => {
+                let index = (self.generated % d.prompts.len() as u64) as usize;
+                let p = &d.prompts[index];
+                // The sampled length plays the model's EOS; max_tokens caps it.
+                let output = self.output.sample(&mut self.length_rng);
+                let output = p.max_tokens.map_or(output, |m| output.min(m));
+                (p.prompt_len, output, Some(index as u32))
+            }
+            None => {
+                let prompt = self.input.sample(&mut self.length_rng);
+                (prompt, self.output.sample(&mut self.length_rng), None)
+            }
+        };
         let (prompt_len, output_len) = clip_to_model(prompt, output, self.max_seq_len);
         self.pending.push_back(RequestSpec {
             id: self.generated,
@@ -160,6 +187,7 @@ impl Workload {
             prompt_len,
             output_len,
             priority: 0,
+            dataset_index,
         });
         self.generated += 1;
         true
@@ -200,6 +228,63 @@ impl Workload {
                 }
             }
         }
+    }
+}
+
+/// What identifies a loaded dataset: runs whose configs give the same key can share one.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct DatasetKey {
+    pub path: std::path::PathBuf,
+    pub tokenizer: std::path::PathBuf,
+    pub chat_template: String,
+    pub base_dir: std::path::PathBuf,
+    pub max_seq_len: u32,
+    pub block_size: u32,
+}
+
+impl DatasetKey {
+    /// The dataset a config replays, if it is in dataset mode. Errors if the tokenizer or the
+    /// chat template is missing.
+    pub fn of(config: &Config) -> Result<Option<DatasetKey>> {
+        let Some(path) = config.dataset_path() else {
+            return Ok(None);
+        };
+        let w = &config.workload;
+        let Some(tokenizer) = &w.tokenizer else {
+            bail!(
+                "workload.dataset_path = {:?} selects dataset mode, which needs a tokenizer: \
+                 --tokenizer FILE (a HuggingFace tokenizer.json) or workload.tokenizer",
+                path.display().to_string()
+            );
+        };
+        let Some(chat_template) = &w.chat_template else {
+            bail!(
+                "workload.dataset_path = {:?} selects dataset mode, which needs a chat template: \
+                 --chat-template None|TEMPLATE|FILE or workload.chat_template",
+                path.display().to_string()
+            );
+        };
+        Ok(Some(DatasetKey {
+            path,
+            tokenizer: config.base_dir.join(tokenizer),
+            chat_template: chat_template.clone(),
+            base_dir: config.base_dir.clone(),
+            max_seq_len: config.model.max_seq_len,
+            block_size: config.scheduler.block_size,
+        }))
+    }
+
+    /// Reads and tokenises the dataset (at most `limit` requests).
+    pub fn load(&self, limit: Option<u64>) -> Result<Dataset> {
+        let template = dataset::ChatTemplate::from_arg(&self.chat_template, &self.base_dir)?;
+        dataset::load(&dataset::DatasetOptions {
+            path: &self.path,
+            tokenizer: &self.tokenizer,
+            template: &template,
+            max_seq_len: self.max_seq_len,
+            block_size: self.block_size,
+            limit,
+        })
     }
 }
 

@@ -55,8 +55,8 @@ fn scheduler_knobs_do_not_change_the_request_stream() {
     other.scheduler.policy = crate::config::Policy::Lof;
     other.scheduler.max_num_batched_tokens = 64;
     other.hardware.compute_flops = 5e12;
-    let a = drain(&mut Workload::new(&base).unwrap());
-    let b = drain(&mut Workload::new(&other).unwrap());
+    let a = drain(&mut Workload::new(&base, None).unwrap());
+    let b = drain(&mut Workload::new(&other, None).unwrap());
     assert_eq!(a.len(), 200);
     assert_eq!(a, b);
 }
@@ -70,7 +70,7 @@ fn lengths_follow_the_index_whatever_the_arrival_pattern() {
         "arrival_pattern = \"batched\"\nnum_requests = 50\n{LENGTHS}"
     ));
     let lens = |c: &Config| -> Vec<(u32, u32)> {
-        drain(&mut Workload::new(c).unwrap())
+        drain(&mut Workload::new(c, None).unwrap())
             .iter()
             .map(|r| (r.prompt_len, r.output_len))
             .collect()
@@ -85,7 +85,7 @@ fn every_request_fits_the_model() {
          input_len_dist = { type = \"lognormal\", mean = 6.5, std_dev = 1.5 }\n\
          output_len_dist = { type = \"normal\", mean = 300.0, std_dev = 400.0 }",
     );
-    for r in drain(&mut Workload::new(&c).unwrap()) {
+    for r in drain(&mut Workload::new(&c, None).unwrap()) {
         assert!(r.prompt_len >= 1 && r.output_len >= 1);
         assert!(r.prompt_len + r.output_len <= 1000, "{r:?}");
     }
@@ -96,7 +96,7 @@ fn arrival_patterns_have_their_shape() {
     let fixed = config(&format!(
         "arrival_pattern = \"fixed_rate\"\narrival_rate = 4.0\nnum_requests = 5\n{LENGTHS}"
     ));
-    let times: Vec<f64> = drain(&mut Workload::new(&fixed).unwrap())
+    let times: Vec<f64> = drain(&mut Workload::new(&fixed, None).unwrap())
         .iter()
         .map(|r| r.arrival)
         .collect();
@@ -105,14 +105,14 @@ fn arrival_patterns_have_their_shape() {
     let batched = config(&format!(
         "arrival_pattern = \"batched\"\nnum_requests = 3000\n{LENGTHS}"
     ));
-    let all = drain(&mut Workload::new(&batched).unwrap());
+    let all = drain(&mut Workload::new(&batched, None).unwrap());
     assert_eq!(all.len(), 3000);
     assert!(all.iter().all(|r| r.arrival == 0.0));
 
     let burst = config(&format!(
         "arrival_pattern = \"burst\"\narrival_rate = 10.0\nburst_size = 4\nnum_requests = 10\n{LENGTHS}"
     ));
-    let b = drain(&mut Workload::new(&burst).unwrap());
+    let b = drain(&mut Workload::new(&burst, None).unwrap());
     assert_eq!(b.len(), 10);
     // Groups of 4, 4, 2 at three distinct instants.
     assert!(b[0].arrival > 0.0);
@@ -126,7 +126,7 @@ fn arrival_patterns_have_their_shape() {
         let c = config(&format!(
             "arrival_pattern = \"{pattern}\"\narrival_rate = 10.0\nnum_requests = 20000\n{LENGTHS}"
         ));
-        let r = drain(&mut Workload::new(&c).unwrap());
+        let r = drain(&mut Workload::new(&c, None).unwrap());
         let observed = r.last().unwrap().arrival / r.len() as f64;
         assert!(
             (observed - mean_gap).abs() < 0.005,
@@ -141,7 +141,7 @@ fn duration_bounds_open_loop_arrivals() {
     let c = config(&format!(
         "arrival_pattern = \"poisson\"\narrival_rate = 50.0\nduration_secs = 2.0\n{LENGTHS}"
     ));
-    let r = drain(&mut Workload::new(&c).unwrap());
+    let r = drain(&mut Workload::new(&c, None).unwrap());
     assert!(r.iter().all(|r| r.arrival <= 2.0));
     assert!(
         (60..140).contains(&r.len()),
@@ -155,7 +155,7 @@ fn num_requests_and_duration_stop_at_whichever_comes_first() {
     let c = config(&format!(
         "arrival_pattern = \"fixed_rate\"\narrival_rate = 1.0\nnum_requests = 3\nduration_secs = 100.0\n{LENGTHS}"
     ));
-    assert_eq!(drain(&mut Workload::new(&c).unwrap()).len(), 3);
+    assert_eq!(drain(&mut Workload::new(&c, None).unwrap()).len(), 3);
 }
 
 #[test]
@@ -163,7 +163,7 @@ fn closed_loop_releases_one_request_per_user_then_one_per_completion() {
     let c = config(&format!(
         "arrival_pattern = \"closed_loop\"\nnum_concurrent_users = 3\nnum_requests = 5\n{LENGTHS}"
     ));
-    let mut w = Workload::new(&c).unwrap();
+    let mut w = Workload::new(&c, None).unwrap();
     let first: Vec<_> = std::iter::from_fn(|| w.pop_arrived(0.0)).collect();
     assert_eq!(first.len(), 3);
     assert_eq!(w.next_arrival(), None);

@@ -1,0 +1,257 @@
+//! Turning a request's messages into prompt text: `--chat-template None` or a Jinja template.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use minijinja::syntax::SyntaxConfig;
+use minijinja::{Environment, Error as JinjaError, ErrorKind, Value};
+use tokenizers::Tokenizer;
+
+use super::request::ChatRequest;
+use crate::{bail, Error, Result};
+
+/// How a request's messages become the prompt text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChatTemplate {
+    /// `--chat-template None`: the message contents joined by "\n", nothing else (no roles, no
+    /// special tokens from a template; the tokenizer's own post-processor may add some).
+    Join,
+    /// A Jinja chat template as HuggingFace `apply_chat_template` renders it.
+    Jinja { source: String },
+}
+
+/// The name the template has in minijinja's error messages ("... (in chat_template:3)").
+const TEMPLATE_NAME: &str = "chat_template";
+
+impl ChatTemplate {
+    /// Reads `--chat-template`: `None` (any case) joins the contents; the path of an existing
+    /// file (relative to `base_dir` if relative) is read as the template, and a `.json` file is
+    /// read as a HuggingFace `tokenizer_config.json` whose `chat_template` is used; anything else
+    /// is the template text itself, provided it contains `{{` or `{%` (so a mistyped file name
+    /// is an error rather than a template that renders to its own name).
+    pub fn from_arg(arg: &str, base_dir: &Path) -> Result<ChatTemplate> {
+        if arg.trim().eq_ignore_ascii_case("none") {
+            return Ok(ChatTemplate::Join);
+        }
+        let looks_like_jinja = arg.contains("{{") || arg.contains("{%");
+        let path = base_dir.join(arg);
+        match std::fs::metadata(&path) {
+            Ok(meta) if meta.is_dir() => bail!(
+                "chat template {}: is a folder: give \"None\", a template file or a template string",
+                path.display()
+            ),
+            Ok(_) => {
+                let text = std::fs::read_to_string(&path).map_err(|e| {
+                    Error::new(format!("chat template {}: cannot read it: {e}", path.display()))
+                })?;
+                let is_json = path
+                    .extension()
+                    .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+                let source = if is_json {
+                    template_of_config(&path, &text)?
+                } else {
+                    text
+                };
+                Ok(ChatTemplate::Jinja { source })
+            }
+            Err(_) if looks_like_jinja => Ok(ChatTemplate::Jinja {
+                source: arg.to_string(),
+            }),
+            Err(e) => bail!(
+                "chat template {}: cannot read it ({e}), and {arg:?} is not a Jinja template \
+                 either (no {{{{ or {{%): give \"None\", a template file or a template string",
+                path.display()
+            ),
+        }
+    }
+}
+
+/// The `chat_template` of a HuggingFace tokenizer_config.json: a string, or a list of
+/// `{"name", "template"}` of which the one named "default" (else the first) is taken.
+fn template_of_config(path: &Path, text: &str) -> Result<String> {
+    let config: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+        Error::new(format!(
+            "chat template {}: a .json file must be a tokenizer_config.json: invalid JSON: {e}",
+            path.display()
+        ))
+    })?;
+    let template = match config.get("chat_template") {
+        Some(serde_json::Value::String(s)) => Some(s.clone()),
+        Some(serde_json::Value::Array(list)) => {
+            let named = |name: &str| {
+                list.iter()
+                    .find(|t| t.get("name").and_then(|n| n.as_str()) == Some(name))
+            };
+            named("default")
+                .or(list.first())
+                .and_then(|t| t.get("template"))
+                .and_then(|t| t.as_str())
+                .map(str::to_string)
+        }
+        _ => None,
+    };
+    match template {
+        Some(t) => Ok(t),
+        None => bail!(
+            "chat template {}: has no \"chat_template\" string: a .json template file must be a \
+             tokenizer_config.json with one",
+            path.display()
+        ),
+    }
+}
+
+/// The template's `bos_token` and `eos_token`, where the tokenizer defines them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SpecialTokens {
+    pub bos: Option<String>,
+    pub eos: Option<String>,
+}
+
+const BOS_NAMES: [&str; 4] = ["<|begin_of_text|>", "<s>", "<bos>", "<|startoftext|>"];
+const EOS_NAMES: [&str; 4] = ["<|end_of_text|>", "</s>", "<eos>", "<|endoftext|>"];
+
+impl SpecialTokens {
+    /// From `tokenizer_config.json` beside the tokenizer file when there is one (its
+    /// `bos_token` / `eos_token`, a string or `{"content": ...}`; null or absent = undefined);
+    /// otherwise the first special added token with a well-known name (`<|begin_of_text|>`,
+    /// `<s>`, `<bos>`, `<|startoftext|>`; `<|end_of_text|>`, `</s>`, `<eos>`, `<|endoftext|>`).
+    pub fn find(tokenizer_path: &Path, tokenizer: &Tokenizer) -> Result<SpecialTokens> {
+        let config_path: PathBuf = tokenizer_path.with_file_name("tokenizer_config.json");
+        if config_path.is_file() {
+            let text = std::fs::read_to_string(&config_path).map_err(|e| {
+                Error::new(format!("{}: cannot read it: {e}", config_path.display()))
+            })?;
+            let config: serde_json::Value = serde_json::from_str(&text)
+                .map_err(|e| Error::new(format!("{}: invalid JSON: {e}", config_path.display())))?;
+            let token = |key: &str| match config.get(key) {
+                Some(serde_json::Value::String(s)) => Some(s.clone()),
+                Some(serde_json::Value::Object(o)) => o
+                    .get("content")
+                    .and_then(|c| c.as_str())
+                    .map(str::to_string),
+                _ => None,
+            };
+            return Ok(SpecialTokens {
+                bos: token("bos_token"),
+                eos: token("eos_token"),
+            });
+        }
+        let added = tokenizer.get_added_tokens_decoder();
+        let known = |names: &[&str]| {
+            names
+                .iter()
+                .find(|name| added.values().any(|t| t.special && t.content == **name))
+                .map(|name| name.to_string())
+        };
+        Ok(SpecialTokens {
+            bos: known(&BOS_NAMES),
+            eos: known(&EOS_NAMES),
+        })
+    }
+}
+
+/// A compiled chat template, shared by the threads that tokenise.
+pub enum Renderer {
+    Join,
+    Jinja {
+        env: Box<Environment<'static>>,
+        specials: SpecialTokens,
+    },
+}
+
+fn raise_exception(message: String) -> std::result::Result<Value, JinjaError> {
+    Err(JinjaError::new(ErrorKind::InvalidOperation, message))
+}
+
+impl Renderer {
+    /// Compiles the template the way HuggingFace transformers does (`trim_blocks` and
+    /// `lstrip_blocks` on, `raise_exception`, loop controls, Python string and dict methods).
+    pub fn new(template: &ChatTemplate, specials: SpecialTokens) -> Result<Renderer> {
+        let source = match template {
+            ChatTemplate::Join => return Ok(Renderer::Join),
+            ChatTemplate::Jinja { source } => source,
+        };
+        let mut env = Environment::new();
+        env.set_syntax(
+            SyntaxConfig::builder()
+                .trim_blocks(true)
+                .lstrip_blocks(true)
+                .build()
+                .expect("the default delimiters are valid"),
+        );
+        env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+        env.add_function("raise_exception", raise_exception);
+        env.add_template_owned(TEMPLATE_NAME, source.clone())
+            .map_err(|e| Error::new(format!("chat template does not parse: {e}")))?;
+        Ok(Renderer::Jinja {
+            env: Box::new(env),
+            specials,
+        })
+    }
+
+    /// Whether the tokenizer should add its own special tokens (its post-processor's, e.g. a
+    /// BOS): only for joined text, like a raw prompt sent to vLLM's completions endpoint. A
+    /// template writes the special tokens it wants itself, so they are not added twice.
+    pub fn add_special_tokens(&self) -> bool {
+        matches!(self, Renderer::Join)
+    }
+
+    /// The prompt text of one request; the error is the message without file and line.
+    pub fn render(&self, request: &ChatRequest) -> std::result::Result<String, String> {
+        let (env, specials) = match self {
+            Renderer::Join => return Ok(request.contents().collect::<Vec<_>>().join("\n")),
+            Renderer::Jinja { env, specials } => (env, specials),
+        };
+        let messages: Vec<Value> = request
+            .messages
+            .iter()
+            .map(|m| json_object_to_value(m))
+            .collect();
+        let mut ctx: BTreeMap<String, Value> = BTreeMap::new();
+        ctx.insert("messages".into(), Value::from(messages));
+        ctx.insert("add_generation_prompt".into(), Value::from(true));
+        ctx.insert(
+            "tools".into(),
+            request
+                .tools
+                .as_ref()
+                .map_or(Value::from(()), json_to_value),
+        );
+        ctx.insert("documents".into(), Value::from(()));
+        if let Some(bos) = &specials.bos {
+            ctx.insert("bos_token".into(), Value::from(bos.as_str()));
+        }
+        if let Some(eos) = &specials.eos {
+            ctx.insert("eos_token".into(), Value::from(eos.as_str()));
+        }
+        env.get_template(TEMPLATE_NAME)
+            .and_then(|t| t.render(ctx))
+            .map_err(|e| format!("the chat template failed: {e}"))
+    }
+}
+
+fn json_object_to_value(object: &serde_json::Map<String, serde_json::Value>) -> Value {
+    Value::from(
+        object
+            .iter()
+            .map(|(k, v)| (k.clone(), json_to_value(v)))
+            .collect::<BTreeMap<String, Value>>(),
+    )
+}
+
+/// JSON to a template value (objects become maps with their keys in sorted order).
+fn json_to_value(value: &serde_json::Value) -> Value {
+    use serde_json::Value as J;
+    match value {
+        J::Null => Value::from(()),
+        J::Bool(b) => Value::from(*b),
+        J::Number(n) => match (n.as_i64(), n.as_u64()) {
+            (Some(i), _) => Value::from(i),
+            (None, Some(u)) => Value::from(u),
+            _ => Value::from(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        J::String(s) => Value::from(s.as_str()),
+        J::Array(items) => Value::from(items.iter().map(json_to_value).collect::<Vec<_>>()),
+        J::Object(object) => json_object_to_value(object),
+    }
+}
