@@ -212,26 +212,15 @@ fn csv_without(path: &Path, drop: &str) -> Vec<Vec<String>> {
     rows
 }
 
-/// Two CSV tables (as split by [`csv_rows`]) hold the same cells: text equal, or, where both
-/// cells are numbers, equal to 1e-12 relative.
-///
-/// Not bit for bit: the journal does not round-trip floats exactly (see
-/// `tables_rebuilt_from_the_journal_are_exact`), so tables rebuilt from it may differ from a
-/// fresh sweep's in the last digit. Once that is fixed this can compare text alone.
+/// Two CSV tables (as split by [`csv_rows`]) hold exactly the same cells: tables rebuilt from
+/// the journal must be byte-identical to a fresh sweep's (floats round-trip exactly).
 fn assert_same_table(got: &[Vec<String>], want: &[Vec<String>], what: &str) {
     assert_eq!(got.len(), want.len(), "{what}: row counts differ");
     assert_eq!(got[0], want[0], "{what}: headers differ");
     for (i, (g, w)) in got.iter().zip(want).enumerate().skip(1) {
         assert_eq!(g.len(), w.len(), "{what}: row {i} field counts differ");
         for (j, (a, b)) in g.iter().zip(w).enumerate() {
-            if a == b {
-                continue;
-            }
-            let same = match (a.parse::<f64>(), b.parse::<f64>()) {
-                (Ok(x), Ok(y)) => (x - y).abs() <= 1e-12 * x.abs().max(y.abs()),
-                _ => false,
-            };
-            assert!(same, "{what}: row {i}, column {}: {a} vs {b}", want[0][j]);
+            assert_eq!(a, b, "{what}: row {i}, column {}", want[0][j]);
         }
     }
 }
@@ -634,8 +623,6 @@ fn a_rerun_resumes_and_force_starts_over() {
 }
 
 #[test]
-#[ignore = "bug: the journal does not round-trip floats (serde_json is built without its \
-            float_roundtrip feature), so tables rebuilt from it differ in the last digit"]
 fn tables_rebuilt_from_the_journal_are_exact() {
     let dir = TempDir::new("exact");
     let spec = dir.spec("exact", POLICY_X_TOKENS);

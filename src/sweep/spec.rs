@@ -188,7 +188,8 @@ impl SweepSpec {
         }
         for ex in &exclude {
             for (path, _) in &ex.conditions {
-                if !seen.contains(&path.as_str()) && !(path == BASE_AXIS && bases.len() > 1) {
+                let is_base_axis = path == BASE_AXIS && bases.len() > 1;
+                if !seen.contains(&path.as_str()) && !is_base_axis {
                     bail!("[[exclude]] names {path}, which is not an axis of this sweep");
                 }
             }
