@@ -11,6 +11,10 @@ pub struct SimulationConfig {
     /// Engine steps between progress reports (the live display refreshes at this pace).
     #[serde(default = "default_log_interval")]
     pub log_interval: u64,
+    /// Simulate every engine step one by one, without the closed-form fast path for runs of
+    /// pure decode steps. Both give identical results; this mode exists to check that.
+    #[serde(default)]
+    pub step_by_step: bool,
 }
 
 fn default_log_interval() -> u64 {
@@ -21,6 +25,7 @@ impl Default for SimulationConfig {
     fn default() -> Self {
         SimulationConfig {
             log_interval: default_log_interval(),
+            step_by_step: false,
         }
     }
 }

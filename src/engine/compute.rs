@@ -27,6 +27,17 @@ pub struct Work {
     pub new: u32,
 }
 
+/// A step's work, summed over its requests: tokens = sum s_i, attn = sum s_i t_i,
+/// kv = sum (c_i + s_i / 2), for full-attention and sliding-window layers.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct StepSums {
+    pub tokens: f64,
+    pub attn_full: f64,
+    pub kv_full: f64,
+    pub attn_slide: f64,
+    pub kv_slide: f64,
+}
+
 /// The price of one step.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct StepCost {
@@ -73,29 +84,40 @@ impl Roofline {
 
     /// Prices a step from the work of each scheduled request.
     pub fn step(&self, batch: impl IntoIterator<Item = Work>) -> StepCost {
-        let mut tokens = 0.0;
-        // sum s_i t_i and sum (c_i + s_i / 2) per layer kind
-        let (mut attn_full, mut kv_full) = (0.0, 0.0);
-        let (mut attn_slide, mut kv_slide) = (0.0, 0.0);
+        let mut sums = StepSums::default();
         for w in batch {
             let s = f64::from(w.new);
             let c = f64::from(w.cached);
             let t = c + s;
             let read = c + s / 2.0;
-            tokens += s;
-            attn_full += s * t;
-            kv_full += read;
+            sums.tokens += s;
+            sums.attn_full += s * t;
+            sums.kv_full += read;
             if let Some((window, _)) = self.sliding {
-                attn_slide += s * t.min(window);
-                kv_slide += read.min(window);
+                sums.attn_slide += s * t.min(window);
+                sums.kv_slide += read.min(window);
             }
         }
+        self.price_sums(&sums)
+    }
+
+    /// Whether the model has sliding-window layers (whose per-step cost is not linear in the
+    /// context length).
+    pub fn has_sliding_window(&self) -> bool {
+        self.sliding.is_some()
+    }
+
+    /// Prices a step from its sums; [`step`](Self::step) and the decode fast path share this,
+    /// so both produce bit-identical step times.
+    pub fn price_sums(&self, sums: &StepSums) -> StepCost {
         let slide_layers = self.sliding.map_or(0.0, |(_, n)| n);
-        let flops = 2.0 * tokens * self.active_params
-            + 4.0 * self.attention_dim * (self.full_layers * attn_full + slide_layers * attn_slide);
+        let flops = 2.0 * sums.tokens * self.active_params
+            + 4.0
+                * self.attention_dim
+                * (self.full_layers * sums.attn_full + slide_layers * sums.attn_slide);
         let bytes = self.weight_bytes
             + self.kv_bytes_per_token_layer
-                * (self.full_layers * kv_full + slide_layers * kv_slide);
+                * (self.full_layers * sums.kv_full + slide_layers * sums.kv_slide);
         self.price(flops, bytes)
     }
 

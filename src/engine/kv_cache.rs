@@ -25,6 +25,9 @@ pub struct KvCache {
     head: u32,
     tail: u32,
     num_free: u32,
+    /// When each block last joined the free queue: the queue is in increasing stamp order.
+    queued_at: Vec<u64>,
+    pushes: u64,
     cached: HashMap<u64, BlockId>,
     prefix_caching: bool,
 }
@@ -40,6 +43,8 @@ impl KvCache {
             head: NONE,
             tail: NONE,
             num_free: 0,
+            queued_at: vec![0; n],
+            pushes: 0,
             cached: HashMap::new(),
             prefix_caching,
         };
@@ -134,7 +139,28 @@ impl KvCache {
         }
     }
 
+    /// The free queue from its front: the order in which allocations will take blocks.
+    pub fn free_queue(&self) -> impl Iterator<Item = BlockId> + Clone + '_ {
+        let mut b = self.head;
+        std::iter::from_fn(move || {
+            if b == NONE {
+                return None;
+            }
+            let current = b;
+            b = self.next[b as usize];
+            Some(current)
+        })
+    }
+
+    /// A free block's place in the queue: of two free blocks, the one with the smaller stamp
+    /// is allocated first.
+    pub fn queue_stamp(&self, b: BlockId) -> u64 {
+        self.queued_at[b as usize]
+    }
+
     fn push_back(&mut self, b: BlockId) {
+        self.queued_at[b as usize] = self.pushes;
+        self.pushes += 1;
         self.prev[b as usize] = self.tail;
         self.next[b as usize] = NONE;
         if self.tail == NONE {

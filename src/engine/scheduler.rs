@@ -116,7 +116,7 @@ impl Simulator {
 
     /// How many tokens a request with `remaining` tokens to compute gets from `budget`, or None
     /// if it must wait for a later step.
-    fn tokens_for(&self, remaining: u32, in_prefill: bool, budget: u32) -> Option<u32> {
+    pub(super) fn tokens_for(&self, remaining: u32, in_prefill: bool, budget: u32) -> Option<u32> {
         if !in_prefill {
             return Some(remaining.min(budget));
         }
@@ -149,7 +149,7 @@ impl Simulator {
 
     /// Leading blocks of the request found in the prefix cache, into `scratch_hits`. At least
     /// one token is always left to compute (the step that computes it emits the next token).
-    fn lookup_prefix(&mut self, slot: usize) -> u32 {
+    pub(super) fn lookup_prefix(&mut self, slot: usize) -> u32 {
         self.scratch_hits.clear();
         let r = &self.requests[slot];
         // A synthetic request that was never computed cannot have cached blocks.

@@ -56,9 +56,9 @@ pub enum StepOutcome {
 
 pub struct Simulator {
     pub(super) knobs: Knobs,
-    roofline: Roofline,
+    pub(super) roofline: Roofline,
     pub(super) kv: KvCache,
-    workload: Workload,
+    pub(super) workload: Workload,
     /// Request slots; a finished request's slot is reused.
     pub(super) requests: Vec<Request>,
     free_slots: Vec<usize>,
@@ -69,13 +69,16 @@ pub struct Simulator {
     pub(super) batch: Vec<(usize, u32)>,
     pub(super) scratch_hits: Vec<(u32, bool)>,
     pub(super) reserved_blocks: u64,
-    finished: Vec<usize>,
+    pub(super) finished: Vec<usize>,
     /// Dataset mode: the prompts whose block hashes requests share.
     pub(super) dataset: Option<Arc<Dataset>>,
     pub(super) metrics: Collector,
-    now: f64,
+    pub(super) now: f64,
     last_completion: f64,
     log_interval: u64,
+    /// Never take the decode fast path (see decode_span.rs).
+    pub(super) step_by_step: bool,
+    pub(super) span_scratch: super::decode_span::SpanScratch,
 }
 
 impl Simulator {
@@ -125,6 +128,8 @@ impl Simulator {
             now: 0.0,
             last_completion: 0.0,
             log_interval: config.simulation.log_interval,
+            step_by_step: config.simulation.step_by_step,
+            span_scratch: Default::default(),
         })
     }
 
@@ -136,11 +141,13 @@ impl Simulator {
     /// Runs to completion, calling `progress` every `simulation.log_interval` steps and once at
     /// the end.
     pub fn run_with_progress(mut self, mut progress: impl FnMut(&Progress)) -> Result<RunSummary> {
+        let mut reported = 0;
         loop {
             match self.step()? {
                 StepOutcome::Done => break,
-                StepOutcome::Ran(_) if self.metrics.steps() % self.log_interval == 0 => {
-                    progress(&self.progress())
+                StepOutcome::Ran(_) if self.metrics.steps() / self.log_interval > reported => {
+                    reported = self.metrics.steps() / self.log_interval;
+                    progress(&self.progress());
                 }
                 _ => {}
             }
@@ -160,6 +167,9 @@ impl Simulator {
                 }
                 None => StepOutcome::Done,
             });
+        }
+        if let Some(cost) = self.try_decode_span() {
+            return Ok(StepOutcome::Ran(cost));
         }
         let preempted = self.schedule();
         if self.batch.is_empty() {
@@ -217,22 +227,13 @@ impl Simulator {
     /// their previous token.
     fn apply_step(&mut self, step_start: f64) -> (u64, u64) {
         let now = self.now;
-        let block_size = self.knobs.block_size;
         let mut same_step_gaps = 0;
         let mut tokens = 0;
-        for &(slot, n) in &self.batch {
+        for i in 0..self.batch.len() {
+            let (slot, n) = self.batch[i];
+            self.requests[slot].num_computed += n;
+            self.register_full_blocks(slot);
             let r = &mut self.requests[slot];
-            r.num_computed += n;
-            if self.kv.prefix_caching() {
-                let prompt_hashes = prompt_hashes(&self.dataset, r);
-                let full = r.num_computed / block_size;
-                while r.num_registered < full {
-                    let index = r.num_registered;
-                    self.kv
-                        .register(r.blocks[index as usize], r.block_hash(index, prompt_hashes));
-                    r.num_registered += 1;
-                }
-            }
             if r.num_computed < r.total_tokens() {
                 continue;
             }
@@ -253,8 +254,24 @@ impl Simulator {
         (tokens, same_step_gaps)
     }
 
+    /// Registers a request's newly full blocks in the prefix cache.
+    pub(super) fn register_full_blocks(&mut self, slot: usize) {
+        if !self.kv.prefix_caching() {
+            return;
+        }
+        let r = &mut self.requests[slot];
+        let prompt_hashes = prompt_hashes(&self.dataset, r);
+        let full = r.num_computed / self.knobs.block_size;
+        while r.num_registered < full {
+            let index = r.num_registered;
+            self.kv
+                .register(r.blocks[index as usize], r.block_hash(index, prompt_hashes));
+            r.num_registered += 1;
+        }
+    }
+
     /// Frees finished requests' blocks and slots, and lets closed-loop users send again.
-    fn retire_finished(&mut self) {
+    pub(super) fn retire_finished(&mut self) {
         if self.finished.is_empty() {
             return;
         }

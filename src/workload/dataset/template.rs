@@ -202,11 +202,7 @@ impl Renderer {
             Renderer::Join => return Ok(request.contents().collect::<Vec<_>>().join("\n")),
             Renderer::Jinja { env, specials } => (env, specials),
         };
-        let messages: Vec<Value> = request
-            .messages
-            .iter()
-            .map(|m| json_object_to_value(m))
-            .collect();
+        let messages: Vec<Value> = request.messages.iter().map(json_object_to_value).collect();
         let mut ctx: BTreeMap<String, Value> = BTreeMap::new();
         ctx.insert("messages".into(), Value::from(messages));
         ctx.insert("add_generation_prompt".into(), Value::from(true));

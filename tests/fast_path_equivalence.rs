@@ -1,0 +1,59 @@
+//! The decode fast path (src/engine/decode_span.rs) must not change any result: every metric
+//! of every run equals the step-by-step simulation's, bit for bit, over random configs and
+//! over every shipped and reference config.
+
+mod common;
+
+use common::arb_config;
+use inference_lab::{Config, RunSummary, Simulator};
+use proptest::prelude::*;
+
+fn both_modes(config: &Config) -> (RunSummary, RunSummary) {
+    let mut slow = config.clone();
+    slow.simulation.step_by_step = true;
+    let mut fast = config.clone();
+    fast.simulation.step_by_step = false;
+    let slow = Simulator::new(&slow).unwrap().run().unwrap();
+    let fast = Simulator::new(&fast).unwrap().run().unwrap();
+    (slow, fast)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_configs_give_identical_summaries(config in arb_config()) {
+        let (slow, fast) = both_modes(&config);
+        prop_assert_eq!(&slow, &fast);
+        // The fast path keeps the invariants too (checked after every call to step()).
+        let mut fast_config = config.clone();
+        fast_config.simulation.step_by_step = false;
+        let (checked, _) = common::run_checked(&fast_config, 2_000_000);
+        prop_assert_eq!(checked, fast);
+    }
+}
+
+#[test]
+fn every_shipped_and_reference_config_gives_identical_summaries() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut paths: Vec<_> = std::fs::read_dir(root.join("configs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    for name in [
+        "config.toml",
+        "quick_test.toml",
+        "test_blog.toml",
+        "qwen3_30b_a3b.toml",
+        "qwen3_30b_preemption_free.toml",
+        "long_benchmark.toml",
+    ] {
+        paths.push(root.join("../shared/reference/upstream-configs").join(name));
+    }
+    for path in paths {
+        let config = Config::load(&path).unwrap();
+        let (slow, fast) = both_modes(&config);
+        assert_eq!(slow, fast, "{}", path.display());
+        assert_eq!(slow.requests_completed, slow.requests_total);
+    }
+}
