@@ -1,6 +1,7 @@
 //! Wall time of whole simulations of the configs users run most.
 //!
-//! `cargo bench --bench simulate` (add `-- qwen3` etc. to filter). Reference configs come from
+//! `cargo bench --bench simulate` (add `-- qwen3` etc. to filter). Each config runs with the
+//! decode fast path (group `simulate`) and step by step (`simulate_step_by_step`). Reference configs come from
 //! ../shared/reference/upstream-configs; the shipped ones from configs/.
 
 use std::path::Path;
@@ -40,6 +41,19 @@ fn simulate(c: &mut Criterion) {
     group.measurement_time(Duration::from_secs(10));
     for &(name, path) in CASES {
         let config = Config::load(&root.join(path)).expect("bench config loads");
+        group.bench_function(name, |b| {
+            b.iter(|| Simulator::new(&config).unwrap().run().unwrap())
+        });
+    }
+    group.finish();
+
+    // The same runs without the decode fast path: what it saves (results are identical).
+    let mut group = c.benchmark_group("simulate_step_by_step");
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(10));
+    for &(name, path) in CASES {
+        let mut config = Config::load(&root.join(path)).expect("bench config loads");
+        config.simulation.step_by_step = true;
         group.bench_function(name, |b| {
             b.iter(|| Simulator::new(&config).unwrap().run().unwrap())
         });
