@@ -34,7 +34,7 @@
 //! token fits. A prompt of 0 tokens is an error.
 //!
 //! For prefix caching, each prompt keeps the hashes of its full blocks of (clipped) token ids,
-//! chained so that equal prefixes have equal hashes (see [`hash`]); token ids themselves are not
+//! chained so that equal prefixes have equal hashes (see [`block_hashes`]); token ids themselves are not
 //! kept. The file is streamed line by line and tokenised in parallel (rayon) in batches of
 //! [`BATCH_LINES`] lines, so memory is one batch of text plus the per-request numbers.
 

@@ -115,6 +115,8 @@ fn normalize_message(i: usize, message: Value) -> Result<Map<String, Value>, Str
     let content = match message.get("content") {
         Some(Value::String(_)) => return Ok(message),
         Some(Value::Array(parts)) => text_of_parts(i, parts)?,
+        // OpenAI's assistant messages that only call tools carry `"content": null`.
+        Some(Value::Null) if message.contains_key("tool_calls") => String::new(),
         Some(other) => {
             return Err(format!(
                 "messages[{i}].content is {}: it must be {CONTENT}",
@@ -153,4 +155,9 @@ fn text_of_parts(i: usize, parts: &[Value]) -> Result<String, String> {
         }
     }
     Ok(text)
+}
+
+#[cfg(test)]
+pub(super) fn normalize_for_test(i: usize, message: Value) -> Result<Map<String, Value>, String> {
+    normalize_message(i, message)
 }

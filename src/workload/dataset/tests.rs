@@ -108,9 +108,14 @@ fn options<'a>(
     }
 }
 
+/// The Qwen3 tokenizer, loaded once for the tests that encode independently of `load`.
+fn qwen() -> &'static Tokenizer {
+    static QWEN_TOKENIZER: std::sync::OnceLock<Tokenizer> = std::sync::OnceLock::new();
+    QWEN_TOKENIZER.get_or_init(|| Tokenizer::from_file(QWEN).unwrap())
+}
+
 fn qwen_count(text: &str) -> u32 {
-    let tokenizer = Tokenizer::from_file(QWEN).unwrap();
-    tokenizer.encode(text, false).unwrap().get_ids().len() as u32
+    qwen().encode(text, false).unwrap().get_ids().len() as u32
 }
 
 fn llama_template() -> ChatTemplate {
@@ -122,8 +127,8 @@ fn qwen_template() -> ChatTemplate {
 }
 
 fn qwen_renderer() -> Renderer {
-    let tokenizer = Tokenizer::from_file(QWEN).unwrap();
-    let specials = SpecialTokens::find(Path::new(QWEN), &tokenizer).unwrap();
+    let tokenizer = qwen();
+    let specials = SpecialTokens::find(Path::new(QWEN), tokenizer).unwrap();
     Renderer::new(&qwen_template(), specials).unwrap()
 }
 
@@ -235,9 +240,24 @@ fn the_qwen3_template_renders_like_transformers() {
 }
 
 #[test]
+fn templates_have_python_style_values_and_html_safe_tojson() {
+    let template = ChatTemplate::Jinja {
+        source: "{{ true }} {{ none }} {{ messages[0] | tojson }} {{ '  x ' .strip() }}".into(),
+    };
+    let renderer = Renderer::new(&template, SpecialTokens::default()).unwrap();
+    assert_eq!(
+        render(
+            &renderer,
+            r#"{"messages": [{"role": "user", "content": "a<b & c's"}]}"#
+        ),
+        r#"True None {"content": "a\u003cb \u0026 c\u0027s", "role": "user"} x"#
+    );
+}
+
+#[test]
 fn qwen3_special_tokens_come_from_its_tokenizer_config() {
-    let tokenizer = Tokenizer::from_file(QWEN).unwrap();
-    let specials = SpecialTokens::find(Path::new(QWEN), &tokenizer).unwrap();
+    let tokenizer = qwen();
+    let specials = SpecialTokens::find(Path::new(QWEN), tokenizer).unwrap();
     assert_eq!(specials.bos, None);
     assert_eq!(specials.eos.as_deref(), Some("<|im_end|>"));
     let template = ChatTemplate::Jinja {
@@ -453,7 +473,7 @@ fn block_hashes_follow_the_shared_prefix() {
         assert!(p.block_hashes.iter().all(|&h| h != 0));
     }
     // Tokenise independently: the blocks before the first differing token are shared.
-    let tokenizer = Tokenizer::from_file(QWEN).unwrap();
+    let tokenizer = qwen();
     let ids = |p: &str| {
         let text = format!(
             "<|im_start|>system\n{system}<|im_end|>\n<|im_start|>user\n{p}<|im_end|>\n<|im_start|>assistant\n"
@@ -714,27 +734,27 @@ fn peak_rss_mb() -> Option<f64> {
     Some(kb / 1024.0)
 }
 
-/// Writes `n` batch-format requests sharing a system prompt, with varied questions.
-fn write_requests(path: &Path, n: u64) {
+/// Writes `n` batch-format requests with varied questions, after a shared system prompt if
+/// `system` is set.
+fn write_requests(path: &Path, n: u64, system: Option<&str>) {
     use std::io::Write;
     let mut out = std::io::BufWriter::new(fs::File::create(path).unwrap());
-    let system = "You are a helpful assistant that answers briefly. ".repeat(4);
     for i in 0..n {
-        let body = serde_json::json!({
-            "messages": [
-                {"role": "system", "content": system},
-                {"role": "user", "content": format!("Question {i}: what is {} times {}?", i % 97, i % 89)},
-            ],
-            "max_tokens": 1 + i % 500,
-        });
+        let question = format!("Question {i}: what is {} times {}?", i % 97, i % 89);
+        let mut messages = Vec::new();
+        if let Some(system) = system {
+            messages.push(serde_json::json!({"role": "system", "content": system}));
+        }
+        messages.push(serde_json::json!({"role": "user", "content": question}));
         let line = serde_json::json!({"custom_id": format!("r{i}"), "method": "POST",
-            "url": "/v1/chat/completions", "body": body});
+            "url": "/v1/chat/completions",
+            "body": {"messages": messages, "max_tokens": 1 + i % 500}});
         writeln!(out, "{line}").unwrap();
     }
 }
 
 /// Loads a generated 100,000-line file and prints the time and memory it took.
-fn load_100k(test: &str, tokenizer: Option<&Path>) {
+fn load_100k(test: &str, tokenizer: Option<&Path>, system: Option<&str>) {
     const N: u64 = 100_000;
     let dir = temp_dir(test);
     let tokenizer = match tokenizer {
@@ -742,7 +762,7 @@ fn load_100k(test: &str, tokenizer: Option<&Path>) {
         None => tiny_tokenizer(&dir),
     };
     let path = dir.join("requests.jsonl");
-    write_requests(&path, N);
+    write_requests(&path, N, system);
     let size_mb = fs::metadata(&path).unwrap().len() as f64 / 1e6;
     let template = llama_template();
     let before = peak_rss_mb();
@@ -758,6 +778,11 @@ fn load_100k(test: &str, tokenizer: Option<&Path>) {
         .map(|p| u64::from(p.prompt_len))
         .sum();
     let blocks: usize = dataset.prompts.iter().map(|p| p.block_hashes.len()).sum();
+    if system.is_some() {
+        // The shared system prompt fills the first block of every prompt.
+        let first = dataset.prompts[0].block_hashes[0];
+        assert!(dataset.prompts.iter().all(|p| p.block_hashes[0] == first));
+    }
     println!(
         "{test}: {N} lines, {size_mb:.1} MB, {tokens} prompt tokens, {blocks} block hashes, \
          loaded in {:.2} s; peak RSS of the test process {:?} MB before, {:?} MB after",
@@ -768,16 +793,28 @@ fn load_100k(test: &str, tokenizer: Option<&Path>) {
     let _ = fs::remove_dir_all(&dir);
 }
 
-/// With the tiny tokenizer, so that it stays quick in a debug build.
+/// With the tiny tokenizer and short prompts, so that it stays quick in a debug build.
 #[test]
 fn a_100k_line_file_loads() {
-    load_100k("100k", None);
+    load_100k("100k", None, None);
 }
 
-/// The same with the real Qwen3 tokenizer: minutes in a debug build, a few seconds in release
-/// (`cargo test --release --lib dataset -- --ignored --nocapture`).
+/// The same with the real Qwen3 tokenizer and a shared system prompt: minutes in a debug build,
+/// seconds in release (`cargo test --release --lib dataset -- --ignored --nocapture`).
 #[test]
 #[ignore = "slow in debug builds; run with --release"]
 fn a_100k_line_file_loads_with_the_qwen3_tokenizer() {
-    load_100k("100k-qwen3", Some(Path::new(QWEN)));
+    let system = "You are a helpful assistant that answers briefly. ".repeat(4);
+    load_100k("100k-qwen3", Some(Path::new(QWEN)), Some(&system));
+}
+
+#[test]
+fn null_content_is_accepted_only_beside_tool_calls() {
+    let mut ok = serde_json::json!({"role": "assistant", "content": null, "tool_calls": []});
+    let ok = super::request::normalize_for_test(0, ok.take()).unwrap();
+    assert_eq!(ok["content"], "");
+    let err =
+        super::request::normalize_for_test(1, serde_json::json!({"role": "user", "content": null}))
+            .unwrap_err();
+    assert!(err.contains("messages[1].content is null"), "{err}");
 }
