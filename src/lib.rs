@@ -11,6 +11,7 @@
 //! The library never touches terminals, files (beyond loading a config) or threads; the
 //! `inference-lab` binary and the sweep runner are drivers around [`Simulator`].
 
+pub mod calibrate;
 pub mod config;
 pub mod engine;
 mod error;

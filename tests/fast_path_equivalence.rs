@@ -33,6 +33,38 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    /// The calibrated step-time model prices from the step's sums too, so the fast path stays
+    /// bit-identical with every calibration parameter set.
+    #[test]
+    fn random_calibrated_configs_give_identical_summaries(
+        config in arb_config(),
+        efficiencies in proptest::array::uniform4(0.05f64..=1.0),
+        overlap in prop_oneof![Just(0.0f64), Just(1.0), 0.0f64..=1.0],
+        softness in prop_oneof![Just(0.0f64), Just(1.0), 0.0f64..=1.0],
+        causal in any::<bool>(),
+        overheads in proptest::array::uniform3(prop_oneof![Just(0.0f64), 0.0f64..1e-2]),
+    ) {
+        let mut config = config;
+        let hw = &mut config.hardware;
+        hw.compute_efficiency = efficiencies[0];
+        hw.attention_efficiency = efficiencies[1];
+        hw.memory_efficiency = efficiencies[2];
+        hw.kv_memory_efficiency = efficiencies[3];
+        hw.attention_overlap = overlap;
+        hw.roofline_softness = softness;
+        hw.causal_attention = causal;
+        hw.step_overhead = overheads[0];
+        hw.layer_overhead = overheads[1];
+        hw.sequence_overhead = overheads[2];
+        config.validate().unwrap();
+        let (slow, fast) = both_modes(&config);
+        prop_assert_eq!(slow, fast);
+    }
+}
+
 #[test]
 fn every_shipped_and_reference_config_gives_identical_summaries() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));

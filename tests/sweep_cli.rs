@@ -64,6 +64,14 @@ impl TempDir {
             .current_dir(&self.0)
             .env_remove("NO_COLOR")
             .stdin(Stdio::null());
+        // Run inside a Slurm array or an Indexed Job, the sweep would shard itself.
+        for var in [
+            "SLURM_ARRAY_TASK_ID",
+            "SLURM_ARRAY_TASK_COUNT",
+            "JOB_COMPLETION_INDEX",
+        ] {
+            cmd.env_remove(var);
+        }
         cmd
     }
 }

@@ -25,10 +25,15 @@ pub struct Cli {
 pub enum Command {
     /// Run a grid of simulations from a sweep spec, writing runs and summary tables.
     Sweep(SweepArgs),
+    /// Fit the step-time model to measured forward-pass times, or predict step times.
+    Calibrate(super::calibrate::CalibrateArgs),
 }
 
 #[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct SweepArgs {
+    #[command(subcommand)]
+    pub action: Option<SweepAction>,
     /// Sweep spec files (TOML), or globs of them.
     #[arg(required = true, value_name = "SPEC_OR_GLOB")]
     pub specs: Vec<String>,
@@ -51,6 +56,52 @@ pub struct SweepArgs {
     /// Table formats to write: csv, parquet, or both.
     #[arg(long, default_value = "csv,parquet", value_name = "LIST")]
     pub format: String,
+    /// Never use colors.
+    #[arg(long)]
+    pub no_color: bool,
+    /// Run only shard K of N (0-based): a fixed, cost-balanced part of the grid, journaled to
+    /// journal.shard-K-of-N.jsonl. Default: from SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT, or
+    /// JOB_COMPLETION_INDEX/INFERENCE_LAB_SHARD_COUNT, when set; 0/1 is the whole grid.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<String>,
+    /// Write a Slurm array job (one task per shard) and a merge job to <results>/slurm/.
+    #[arg(long, conflicts_with_all = ["shard", "dry_run", "force"])]
+    pub slurm: bool,
+    /// --slurm: array tasks, i.e. shards (default: one per run, at most 100).
+    #[arg(long, value_name = "N")]
+    pub array_size: Option<usize>,
+    /// --slurm: the partition both jobs go to.
+    #[arg(long, value_name = "P")]
+    pub partition: Option<String>,
+    /// --slurm: also submit both jobs with sbatch.
+    #[arg(long)]
+    pub submit: bool,
+    /// --slurm: extra sbatch options for both jobs, after `--` (e.g. -- --time=2:00:00).
+    #[arg(last = true, value_name = "SBATCH_OPTION")]
+    pub sbatch_args: Vec<String>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum SweepAction {
+    /// Build a results folder's tables from all its journals (every shard's), running nothing.
+    /// Exits 3 if runs have no record.
+    Merge(MergeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct MergeArgs {
+    /// The results folder.
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Rebuild the grid from this spec instead of the one recorded in DIR/spec.json.
+    #[arg(long, value_name = "SPEC")]
+    pub spec: Option<PathBuf>,
+    /// Table formats to write: csv, parquet, or both.
+    #[arg(long, default_value = "csv,parquet", value_name = "LIST")]
+    pub format: String,
+    /// Print nothing but errors.
+    #[arg(short, long)]
+    pub quiet: bool,
     /// Never use colors.
     #[arg(long)]
     pub no_color: bool,

@@ -1,6 +1,7 @@
 //! Argument parsing and the single-run command.
 
 mod args;
+mod calibrate;
 mod progress;
 mod report;
 mod sweep;
@@ -24,6 +25,7 @@ pub fn main() -> Result<ExitCode> {
     };
     match &cli.command {
         Some(Command::Sweep(args)) => sweep::main(args),
+        Some(Command::Calibrate(args)) => calibrate::main(args),
         None => {
             run(&cli.run)?;
             Ok(ExitCode::SUCCESS)

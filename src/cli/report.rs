@@ -125,6 +125,28 @@ pub fn print_derived(config: &Config) -> Result<()> {
         blocks * u64::from(config.scheduler.block_size)
     );
     eprintln!("  active params      {}", m.active_parameters());
+    let hw = &config.hardware;
+    eprintln!(
+        "  step time          {}",
+        if hw.is_calibrated() {
+            format!(
+                "calibrated: compute x{}, attention x{}, weights x{}, KV x{} of peak; overlap {}, \
+                 softness {}, causal {}; overheads {} s/step + {} s/layer + {} s/sequence",
+                hw.compute_efficiency,
+                hw.attention_efficiency,
+                hw.memory_efficiency,
+                hw.kv_memory_efficiency,
+                hw.attention_overlap,
+                hw.roofline_softness,
+                hw.causal_attention,
+                hw.step_overhead,
+                hw.layer_overhead,
+                hw.sequence_overhead
+            )
+        } else {
+            "roofline (no calibration parameters set)".to_string()
+        }
+    );
     eprintln!(
         "  prefill chunk cap  {}",
         config

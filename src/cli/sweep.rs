@@ -1,7 +1,11 @@
-//! `inference-lab sweep`: expand, check, run, and report a sweep.
+//! `inference-lab sweep`: expand, check, run, and report a sweep; or one shard of it, the
+//! merge of the shards' journals, and Slurm job scripts for both (in [`cluster`]).
 //!
 //! Exit codes: 0 every run succeeded; 1 the sweep could not run (bad spec, unreadable file,
-//! I/O error); 2 the sweep ran but at least one run failed (its row says why).
+//! I/O error); 2 the sweep ran but at least one run failed (its row says why); 3 (`sweep
+//! merge`) runs have no record in any journal.
+
+mod cluster;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -10,11 +14,14 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use console::style;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use inference_lab::sweep::{self, Formats, Grid, SweepOptions, SweepSpec};
+use inference_lab::sweep::{self, Formats, Grid, Shard, SweepOptions, SweepSpec};
 
-use super::args::SweepArgs;
+use super::args::{SweepAction, SweepArgs};
 
 pub fn main(args: &SweepArgs) -> Result<ExitCode> {
+    if let Some(SweepAction::Merge(merge)) = &args.action {
+        return cluster::merge_main(merge);
+    }
     super::set_colors(args.no_color);
     let formats = Formats::parse(&args.format)?;
     let threads = match args.threads {
@@ -38,6 +45,39 @@ pub fn main(args: &SweepArgs) -> Result<ExitCode> {
             w[0]
         );
     }
+    if args.slurm {
+        return cluster::slurm_main(args, &sweeps);
+    }
+    if args.array_size.is_some() || args.partition.is_some() || args.submit {
+        bail!("--array-size, --partition and --submit go with --slurm");
+    }
+    if !args.sbatch_args.is_empty() {
+        bail!(
+            "{:?} after `--`: options there are sbatch options, for --slurm only",
+            args.sbatch_args.join(" ")
+        );
+    }
+    let shard = match &args.shard {
+        Some(text) => Shard::parse(text)?,
+        None => match Shard::from_env(|k| std::env::var(k).ok())? {
+            Some((shard, from)) => {
+                if !args.quiet {
+                    eprintln!(
+                        "{} running shard {shard} {from} (--shard K/N overrides; --shard 0/1 runs the whole grid)",
+                        style("note:").for_stderr().cyan().bold()
+                    );
+                }
+                shard
+            }
+            None => Shard::WHOLE,
+        },
+    };
+    if args.force && !shard.is_whole() {
+        bail!(
+            "--force with shard {shard} would delete the results of shards that may be running: \
+             clear the results folder once before starting the shards"
+        );
+    }
 
     let mut any_failed = false;
     for (spec, grid) in &sweeps {
@@ -46,12 +86,13 @@ pub fn main(args: &SweepArgs) -> Result<ExitCode> {
             (Some(dir), _) => dir.join(&spec.name),
             (None, _) => sweep::default_out_dir(spec),
         };
+        let mine = shard.runs(grid);
         if args.dry_run {
-            print_dry_run(spec, grid, &out_dir, args.force)?;
+            print_dry_run(spec, grid, &out_dir, args.force, shard, &mine)?;
             continue;
         }
         if !args.quiet {
-            warn_invalid(grid);
+            warn_invalid(grid, &mine);
         }
         let options = SweepOptions {
             out_dir: out_dir.clone(),
@@ -64,7 +105,7 @@ pub fn main(args: &SweepArgs) -> Result<ExitCode> {
         // progress bar.
         let hook = std::panic::take_hook();
         std::panic::set_hook(Box::new(|_| {}));
-        let outcome = sweep::run(spec, grid, &options, |p| {
+        let outcome = sweep::run_shard(spec, grid, &options, shard, |p| {
             if let Some(bar) = &bar {
                 bar.set_length(p.total as u64);
                 bar.set_position(p.done as u64);
@@ -77,14 +118,18 @@ pub fn main(args: &SweepArgs) -> Result<ExitCode> {
         }
         let outcome = outcome.with_context(|| format!("sweep {}", spec.name))?;
         any_failed |= outcome.failed > 0;
-        if !args.quiet {
-            let failed = if outcome.failed > 0 {
-                style(format!("{} failed", outcome.failed))
-                    .red()
-                    .to_string()
-            } else {
-                "0 failed".to_string()
-            };
+        if args.quiet {
+            continue;
+        }
+        let failed = if outcome.failed > 0 {
+            style(format!("{} failed", outcome.failed))
+                .red()
+                .to_string()
+        } else {
+            "0 failed".to_string()
+        };
+        if shard.is_whole() {
+            cluster::note_merged_shards(&outcome);
             println!(
                 "sweep {}: {} runs over {} points ({} ran, {} already done, {failed}) in {:.2} s on {threads} threads -> {}",
                 spec.name,
@@ -94,6 +139,18 @@ pub fn main(args: &SweepArgs) -> Result<ExitCode> {
                 outcome.skipped,
                 outcome.wall_s,
                 out_dir.display()
+            );
+        } else {
+            println!(
+                "sweep {} shard {shard}: {} of {} runs ({} ran, {} already done, {failed}) in {:.2} s on {threads} threads -> {} (tables: inference-lab sweep merge {} once every shard is done)",
+                spec.name,
+                outcome.runs,
+                grid.runs.len(),
+                outcome.ran,
+                outcome.skipped,
+                outcome.wall_s,
+                out_dir.display(),
+                sweep::slurm::quote(&out_dir),
             );
         }
     }
@@ -136,8 +193,13 @@ fn new_bar() -> ProgressBar {
     bar
 }
 
-fn warn_invalid(grid: &Grid) {
-    let invalid: Vec<_> = grid.invalid().collect();
+/// Warns about the invalid configs among `runs` (indices into the grid).
+fn warn_invalid(grid: &Grid, runs: &[usize]) {
+    let invalid: Vec<_> = runs
+        .iter()
+        .map(|&i| &grid.runs[i])
+        .filter(|r| r.config.is_err())
+        .collect();
     if invalid.is_empty() {
         return;
     }
@@ -145,7 +207,7 @@ fn warn_invalid(grid: &Grid) {
         "{} {} of {} runs have invalid configs and will be error rows:",
         style("warning:").for_stderr().yellow().bold(),
         invalid.len(),
-        grid.runs.len()
+        runs.len()
     );
     for run in invalid.iter().take(5) {
         eprintln!(
@@ -159,7 +221,7 @@ fn warn_invalid(grid: &Grid) {
     }
 }
 
-fn describe_point(grid: &Grid, run: &sweep::RunPoint) -> String {
+pub(super) fn describe_point(grid: &Grid, run: &sweep::RunPoint) -> String {
     let mut parts: Vec<String> = grid
         .columns
         .iter()
@@ -175,17 +237,21 @@ fn print_dry_run(
     grid: &Grid,
     out_dir: &std::path::Path,
     force: bool,
+    shard: Shard,
+    mine: &[usize],
 ) -> Result<()> {
     let seeds = spec.seeds.as_ref().map_or(1, Vec::len);
-    let done = if force {
-        0
+    let records = if force {
+        Default::default()
     } else {
-        let records = sweep::journal::read(out_dir)?;
-        grid.runs
-            .iter()
-            .filter(|r| records.get(&r.run_id).is_some_and(|rec| rec.is_ok()))
-            .count()
+        sweep::journal::read(out_dir)?
     };
+    let is_done = |i: &usize| {
+        records
+            .get(&grid.runs[*i].run_id)
+            .is_some_and(|rec| rec.is_ok())
+    };
+    let done = (0..grid.runs.len()).filter(is_done).count();
     println!(
         "sweep {}: {} points x {seeds} seeds = {} runs ({} excluded), {} invalid, {done} already done; results -> {}",
         spec.name,
@@ -195,13 +261,25 @@ fn print_dry_run(
         grid.invalid().count(),
         out_dir.display()
     );
+    if !shard.is_whole() {
+        let weight = |i: &usize| sweep::shard::weight(grid.runs[*i].cost) as f64;
+        let total: f64 = (0..grid.runs.len()).map(|i| weight(&i)).sum();
+        let share: f64 = mine.iter().map(weight).sum();
+        println!(
+            "shard {shard}: {} of {} runs ({:.1}% of the expected cost), {} of them already done",
+            mine.len(),
+            grid.runs.len(),
+            100.0 * share / total.max(1.0),
+            mine.iter().filter(|i| is_done(i)).count()
+        );
+    }
     let mut header = vec!["run_id".to_string()];
     header.extend(grid.columns.iter().cloned());
     header.push("seed".into());
     header.push("config".into());
-    let rows: Vec<Vec<String>> = grid
-        .runs
+    let rows: Vec<Vec<String>> = mine
         .iter()
+        .map(|&i| &grid.runs[i])
         .take(10)
         .map(|r| {
             let mut row = vec![r.run_id.clone()];
@@ -238,9 +316,9 @@ fn print_dry_run(
     for row in &rows {
         println!("{}", line(row));
     }
-    if grid.runs.len() > rows.len() {
-        println!("... {} more", grid.runs.len() - rows.len());
+    if mine.len() > rows.len() {
+        println!("... {} more", mine.len() - rows.len());
     }
-    warn_invalid(grid);
+    warn_invalid(grid, mine);
     Ok(())
 }

@@ -26,6 +26,14 @@ pub fn fraction(field: &str, value: f64) -> Result<()> {
     Ok(())
 }
 
+/// `value` must be in [0, 1].
+pub fn unit_interval(field: &str, value: f64) -> Result<()> {
+    if !(value.is_finite() && (0.0..=1.0).contains(&value)) {
+        bail!("{field} = {value} is invalid: it must be in [0, 1]");
+    }
+    Ok(())
+}
+
 /// An integer count that must be at least 1.
 pub fn at_least_one(field: &str, value: u64) -> Result<()> {
     if value == 0 {

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::check::{fraction, positive};
+use super::check::{fraction, non_negative, positive, unit_interval};
 use super::model::ModelConfig;
 use crate::{bail, Result};
 
@@ -25,6 +25,47 @@ pub struct HardwareConfig {
     /// Fraction of memory_capacity the engine may use (vLLM's --gpu-memory-utilization).
     #[serde(default = "default_gpu_memory_utilization")]
     pub gpu_memory_utilization: f64,
+
+    // The calibrated step-time model (src/engine/compute.rs). Every default reproduces the plain
+    // roofline bit for bit; `inference-lab calibrate fit` fits them to measured step times.
+    /// Fraction of compute_flops the weight matmuls reach, in (0, 1].
+    #[serde(default = "one")]
+    pub compute_efficiency: f64,
+    /// Fraction of compute_flops attention reaches, in (0, 1].
+    #[serde(default = "one")]
+    pub attention_efficiency: f64,
+    /// Fraction of memory_bandwidth reached reading the weights, in (0, 1].
+    #[serde(default = "one")]
+    pub memory_efficiency: f64,
+    /// Fraction of memory_bandwidth reached reading the KV cache, in (0, 1].
+    #[serde(default = "one")]
+    pub kv_memory_efficiency: f64,
+    /// How much of attention (its FLOPs and KV bytes) shares the one compute/memory roofline
+    /// with the weight matmuls, in [0, 1]: 1 = all of it (the plain roofline), 0 = attention
+    /// runs as separate kernels whose time adds to the matmuls'.
+    #[serde(default = "one")]
+    pub attention_overlap: f64,
+    /// How compute time c and memory time m combine, in [0, 1]: 0 = max(c, m) (perfect overlap),
+    /// s > 0 = (c^(1/s) + m^(1/s))^s, 1 = c + m (no overlap).
+    #[serde(default)]
+    pub roofline_softness: f64,
+    /// Count attention work under a causal mask (new token k of s attends c + k keys) instead
+    /// of every new token attending all c + s keys.
+    #[serde(default)]
+    pub causal_attention: bool,
+    /// Seconds added to every step.
+    #[serde(default)]
+    pub step_overhead: f64,
+    /// Seconds added to every step per model layer.
+    #[serde(default)]
+    pub layer_overhead: f64,
+    /// Seconds added to every step per scheduled sequence.
+    #[serde(default)]
+    pub sequence_overhead: f64,
+}
+
+fn one() -> f64 {
+    1.0
 }
 
 fn default_gpu_memory_utilization() -> f64 {
@@ -44,7 +85,30 @@ impl HardwareConfig {
         if let Some(kv) = self.kv_cache_capacity {
             positive("hardware.kv_cache_capacity", kv)?;
         }
+        fraction("hardware.compute_efficiency", self.compute_efficiency)?;
+        fraction("hardware.attention_efficiency", self.attention_efficiency)?;
+        fraction("hardware.memory_efficiency", self.memory_efficiency)?;
+        fraction("hardware.kv_memory_efficiency", self.kv_memory_efficiency)?;
+        unit_interval("hardware.attention_overlap", self.attention_overlap)?;
+        unit_interval("hardware.roofline_softness", self.roofline_softness)?;
+        non_negative("hardware.step_overhead", self.step_overhead)?;
+        non_negative("hardware.layer_overhead", self.layer_overhead)?;
+        non_negative("hardware.sequence_overhead", self.sequence_overhead)?;
         Ok(())
+    }
+
+    /// Whether any calibration parameter differs from its default (the plain roofline).
+    pub fn is_calibrated(&self) -> bool {
+        self.compute_efficiency != 1.0
+            || self.attention_efficiency != 1.0
+            || self.memory_efficiency != 1.0
+            || self.kv_memory_efficiency != 1.0
+            || self.attention_overlap != 1.0
+            || self.roofline_softness != 0.0
+            || self.causal_attention
+            || self.step_overhead != 0.0
+            || self.layer_overhead != 0.0
+            || self.sequence_overhead != 0.0
     }
 
     /// Bytes available to the KV cache: the explicit kv_cache_capacity, or what is left of the

@@ -174,3 +174,68 @@ fn dataset_configs_need_no_request_count() {
         Some(std::path::PathBuf::from("data.jsonl"))
     );
 }
+
+#[test]
+fn calibration_keys_default_to_the_roofline_and_are_checked() {
+    let c = Config::from_toml_str(&minimal("")).unwrap();
+    let hw = &c.hardware;
+    assert_eq!(
+        (
+            hw.compute_efficiency,
+            hw.attention_efficiency,
+            hw.memory_efficiency,
+            hw.kv_memory_efficiency,
+            hw.attention_overlap,
+        ),
+        (1.0, 1.0, 1.0, 1.0, 1.0)
+    );
+    assert_eq!(
+        (
+            hw.roofline_softness,
+            hw.step_overhead,
+            hw.layer_overhead,
+            hw.sequence_overhead
+        ),
+        (0.0, 0.0, 0.0, 0.0)
+    );
+    assert!(!hw.causal_attention && !hw.is_calibrated());
+    let with = |line: &str| {
+        minimal("").replace(
+            "bytes_per_param = 2",
+            &format!("bytes_per_param = 2\n        {line}"),
+        )
+    };
+    let c = Config::from_toml_str(&with("layer_overhead = 4.5e-5")).unwrap();
+    assert_eq!(c.hardware.layer_overhead, 4.5e-5);
+    assert!(c.hardware.is_calibrated());
+    for (line, says) in [
+        (
+            "compute_efficiency = 1.5",
+            "hardware.compute_efficiency = 1.5 is invalid: it must be in (0, 1]",
+        ),
+        (
+            "kv_memory_efficiency = 0",
+            "hardware.kv_memory_efficiency = 0 is invalid: it must be in (0, 1]",
+        ),
+        (
+            "roofline_softness = -0.1",
+            "hardware.roofline_softness = -0.1 is invalid: it must be in [0, 1]",
+        ),
+        (
+            "attention_overlap = 2",
+            "hardware.attention_overlap = 2 is invalid: it must be in [0, 1]",
+        ),
+        (
+            "layer_overhead = -1e-5",
+            "hardware.layer_overhead = -0.00001 is invalid: it must be a number >= 0",
+        ),
+        ("causal_attention = 1", "hardware.causal_attention"),
+        (
+            "compute_eficiency = 0.5",
+            "unknown key `compute_eficiency` in [hardware]",
+        ),
+    ] {
+        let err = Config::from_toml_str(&with(line)).unwrap_err().to_string();
+        assert!(err.contains(says), "{line}: {err}");
+    }
+}

@@ -170,11 +170,16 @@ impl Simulator {
             }
             allocated += allocations;
             let j = steps as f64;
+            // One new token per request: its causal pairs equal its keys, c + 1.
+            let attn = sum_cached as f64 + n_f * (j + 1.0);
             let sums = StepSums {
                 tokens: n_f,
-                attn_full: sum_cached as f64 + n_f * (j + 1.0),
+                seqs: n_f,
+                attn_full: attn,
+                attn_full_causal: attn,
                 kv_full: sum_cached as f64 + n_f * (j + 0.5),
                 attn_slide: 0.0,
+                attn_slide_causal: 0.0,
                 kv_slide: 0.0,
             };
             let cost = self.roofline.price_sums(&sums);

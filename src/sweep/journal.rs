@@ -3,6 +3,12 @@
 //! It is the sweep's source of truth: the tables are rebuilt from it, and a rerun skips every
 //! run whose id already has an `ok` record. A process killed mid-write leaves at most one torn
 //! last line, which reading skips and appending starts a fresh line after.
+//!
+//! An unsharded sweep appends to `journal.jsonl`; shard K of N appends only to its own
+//! `journal.shard-K-of-N.jsonl`, so concurrent shards on a shared filesystem (NFS) never write
+//! to the same file. Reading takes the union of every journal in the folder, deduplicated by
+//! run id: an `ok` record beats an error, and among records of the same status the later one
+//! (file order: `journal.jsonl`, then shard journals by N and K; then line order) wins.
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
@@ -11,9 +17,33 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::shard::Shard;
 use crate::{Error, Result};
 
 pub const JOURNAL_FILE: &str = "journal.jsonl";
+
+/// The journal a shard writes: `journal.jsonl` for the whole grid, else
+/// `journal.shard-K-of-N.jsonl`.
+pub fn file_name(shard: Shard) -> String {
+    if shard.is_whole() {
+        JOURNAL_FILE.to_string()
+    } else {
+        format!("journal.{}.jsonl", shard.file_stem())
+    }
+}
+
+/// The shard whose journal `name` is, if it is one (as [`file_name`] spells it).
+pub fn parse_file_name(name: &str) -> Option<Shard> {
+    if name == JOURNAL_FILE {
+        return Some(Shard::WHOLE);
+    }
+    let (k, n) = name
+        .strip_prefix("journal.shard-")?
+        .strip_suffix(".jsonl")?
+        .split_once("-of-")?;
+    let shard = Shard::new(k.parse().ok()?, n.parse().ok()?).ok()?;
+    (file_name(shard) == name).then_some(shard)
+}
 
 /// The outcome of one run, as journaled.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -45,9 +75,15 @@ pub struct JournalWriter {
 }
 
 impl JournalWriter {
-    /// Opens the journal for appending, starting a new line if the last one was torn.
+    /// Opens `journal.jsonl` for appending, starting a new line if the last one was torn.
     pub fn open(dir: &Path) -> Result<JournalWriter> {
-        let path = dir.join(JOURNAL_FILE);
+        JournalWriter::open_shard(dir, Shard::WHOLE)
+    }
+
+    /// Opens the journal of `shard` (see [`file_name`]) for appending, starting a new line if
+    /// the last one was torn.
+    pub fn open_shard(dir: &Path, shard: Shard) -> Result<JournalWriter> {
+        let path = dir.join(file_name(shard));
         let io = |e: std::io::Error| Error::new(format!("journal {}: {e}", path.display()));
         let mut file = OpenOptions::new()
             .create(true)
@@ -79,26 +115,90 @@ impl JournalWriter {
     }
 }
 
-/// Every record of the journal in `dir` (none if it does not exist), latest per run id.
+/// One journal file of a results folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JournalFile {
+    pub name: String,
+    pub shard: Shard,
+    /// Records read from it (torn or unreadable lines not counted).
+    pub records: usize,
+}
+
+/// The union of every journal in a folder.
+#[derive(Debug, Clone, Default)]
+pub struct Journals {
+    /// The record that counts for each run id.
+    pub records: HashMap<String, RunRecord>,
+    /// The files read, in reading order.
+    pub files: Vec<JournalFile>,
+}
+
+impl Journals {
+    /// Shard journals among the files (not `journal.jsonl`).
+    pub fn shard_files(&self) -> impl Iterator<Item = &JournalFile> {
+        self.files.iter().filter(|f| !f.shard.is_whole())
+    }
+}
+
+/// Every record of the journals in `dir` (none if it does not exist), one per run id.
 pub fn read(dir: &Path) -> Result<HashMap<String, RunRecord>> {
-    let path = dir.join(JOURNAL_FILE);
-    let file = match File::open(&path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(HashMap::new()),
-        Err(e) => return Err(Error::new(format!("journal {}: {e}", path.display()))),
+    Ok(read_all(dir)?.records)
+}
+
+/// The journals of `dir` (`journal.jsonl` and every `journal.shard-K-of-N.jsonl`), read in a
+/// fixed order and merged by run id: ok beats error, then the later record wins.
+pub fn read_all(dir: &Path) -> Result<Journals> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Journals::default()),
+        Err(e) => return Err(Error::new(format!("cannot list {}: {e}", dir.display()))),
     };
-    let mut records = HashMap::new();
-    for line in BufReader::new(file).lines() {
-        let line = line.map_err(|e| Error::new(format!("journal {}: {e}", path.display())))?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        // A torn line (the process died mid-write) is skipped: its run simply reruns.
-        if let Ok(record) = serde_json::from_str::<RunRecord>(&line) {
-            records.insert(record.run_id.clone(), record);
+    let mut names: Vec<(Shard, String)> = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::new(format!("cannot list {}: {e}", dir.display())))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if let Some(shard) = parse_file_name(&name) {
+            names.push((shard, name));
         }
     }
-    Ok(records)
+    names.sort_by_key(|(shard, _)| (shard.count, shard.index));
+    let mut journals = Journals::default();
+    for (shard, name) in names {
+        let count = read_file(&dir.join(&name), &mut journals.records)?;
+        journals.files.push(JournalFile {
+            name,
+            shard,
+            records: count,
+        });
+    }
+    Ok(journals)
+}
+
+/// Adds the records of one journal file to `records`; returns how many it held.
+fn read_file(path: &Path, records: &mut HashMap<String, RunRecord>) -> Result<usize> {
+    let file = match File::open(path) {
+        Ok(f) => f,
+        // Removed between listing and opening (a --force elsewhere): nothing to read.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(Error::new(format!("journal {}: {e}", path.display()))),
+    };
+    let mut count = 0;
+    for line in BufReader::new(file).split(b'\n') {
+        let line = line.map_err(|e| Error::new(format!("journal {}: {e}", path.display())))?;
+        // A torn line (its writer died mid-write, or is still writing it on another host) is
+        // skipped: its run simply reruns, or is read next time.
+        let Ok(record) = serde_json::from_slice::<RunRecord>(&line) else {
+            continue;
+        };
+        count += 1;
+        match records.get(&record.run_id) {
+            Some(old) if old.is_ok() && !record.is_ok() => {}
+            _ => {
+                records.insert(record.run_id.clone(), record);
+            }
+        }
+    }
+    Ok(count)
 }
 
 #[cfg(test)]
@@ -143,6 +243,65 @@ mod tests {
         assert!(records["a"].is_ok());
         assert!(records["b"].is_ok(), "the latest record of a run wins");
         assert_eq!(records["a"], record("a", "ok"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn shard_journal_names_round_trip() {
+        let shard = Shard::new(3, 8).unwrap();
+        assert_eq!(file_name(shard), "journal.shard-3-of-8.jsonl");
+        assert_eq!(parse_file_name("journal.shard-3-of-8.jsonl"), Some(shard));
+        assert_eq!(file_name(Shard::WHOLE), JOURNAL_FILE);
+        assert_eq!(parse_file_name(JOURNAL_FILE), Some(Shard::WHOLE));
+        for other in [
+            "journal.shard-8-of-8.jsonl",
+            "journal.shard-03-of-8.jsonl",
+            "journal.shard-0-of-1.jsonl",
+            "journal.shard-1-of-2.jsonl.tmp",
+            "manifest.shard-1-of-2.json",
+        ] {
+            assert_eq!(parse_file_name(other), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn the_union_of_journals_prefers_ok_records() {
+        let dir = std::env::temp_dir().join(format!("il-journals-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let s0 = Shard::new(0, 2).unwrap();
+        let s1 = Shard::new(1, 2).unwrap();
+        let mut w = JournalWriter::open_shard(&dir, s1).unwrap();
+        w.append(&record("a", "error")).unwrap();
+        w.append(&record("b", "ok")).unwrap();
+        w.append(&record("c", "error")).unwrap();
+        let mut w = JournalWriter::open_shard(&dir, s0).unwrap();
+        w.append(&record("a", "ok")).unwrap();
+        w.append(&record("b", "error")).unwrap();
+        let mut w = JournalWriter::open(&dir).unwrap();
+        w.append(&record("c", "error")).unwrap();
+        // Not a journal: ignored.
+        std::fs::write(dir.join("journal.shard-x.jsonl"), "garbage\n").unwrap();
+        let journals = read_all(&dir).unwrap();
+        let names: Vec<&str> = journals.files.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                JOURNAL_FILE,
+                "journal.shard-0-of-2.jsonl",
+                "journal.shard-1-of-2.jsonl"
+            ]
+        );
+        assert_eq!(
+            journals.files.iter().map(|f| f.records).collect::<Vec<_>>(),
+            [1, 2, 3]
+        );
+        assert_eq!(journals.shard_files().count(), 2);
+        let r = &journals.records;
+        assert_eq!(r.len(), 3);
+        assert!(r["a"].is_ok(), "an ok record in an earlier file wins");
+        assert!(r["b"].is_ok(), "an ok record in a later file wins");
+        assert!(!r["c"].is_ok());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
