@@ -8,6 +8,31 @@
 //! cached block out of the middle on a hit costs O(1).
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// Block content hashes are already uniformly mixed 64-bit values, so the prefix-cache map uses
+/// them as they are instead of hashing them again (SipHash was most of a run's time).
+#[derive(Debug, Default, Clone, Copy)]
+struct PrehashedKey(u64);
+
+impl Hasher for PrehashedKey {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only u64 keys are stored; fold anything else in for completeness.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+type CacheMap = HashMap<u64, BlockId, BuildHasherDefault<PrehashedKey>>;
 
 pub type BlockId = u32;
 
@@ -28,7 +53,7 @@ pub struct KvCache {
     /// When each block last joined the free queue: the queue is in increasing stamp order.
     queued_at: Vec<u64>,
     pushes: u64,
-    cached: HashMap<u64, BlockId>,
+    cached: CacheMap,
     prefix_caching: bool,
 }
 
@@ -45,7 +70,7 @@ impl KvCache {
             num_free: 0,
             queued_at: vec![0; n],
             pushes: 0,
-            cached: HashMap::new(),
+            cached: CacheMap::default(),
             prefix_caching,
         };
         for b in 0..num_blocks {

@@ -260,8 +260,11 @@ impl Simulator {
             return;
         }
         let r = &mut self.requests[slot];
-        let prompt_hashes = prompt_hashes(&self.dataset, r);
         let full = r.num_computed / self.knobs.block_size;
+        if r.num_registered >= full {
+            return;
+        }
+        let prompt_hashes = prompt_hashes(&self.dataset, r);
         while r.num_registered < full {
             let index = r.num_registered;
             self.kv
