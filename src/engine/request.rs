@@ -15,7 +15,7 @@ pub struct Request {
     pub num_output: u32,
     /// KV blocks, in token order.
     pub blocks: Vec<BlockId>,
-    /// Leading full blocks already registered in the prefix cache.
+    /// Leading shareable (dataset prompt) blocks already registered in the prefix cache.
     pub num_registered: u32,
     /// Simulated instant of the first output token.
     pub first_token: Option<f64>,

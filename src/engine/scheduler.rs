@@ -182,6 +182,7 @@ impl Simulator {
     /// Recompute preemption: release the blocks, forget the KV, wait again.
     fn preempt(&mut self, running_index: usize) {
         let slot = self.running.remove(running_index);
+        self.register_before_preemption(slot);
         let r = &mut self.requests[slot];
         self.kv.release_all(&mut r.blocks);
         r.num_computed = 0;

@@ -254,22 +254,43 @@ impl Simulator {
         (tokens, same_step_gaps)
     }
 
-    /// Registers a request's newly full blocks in the prefix cache.
+    /// Registers a request's newly full *shareable* blocks in the prefix cache: the blocks of a
+    /// dataset prompt, whose content other requests may share while this one still runs.
+    ///
+    /// Every other block (a synthetic prompt, output tokens) has content unique to its request,
+    /// so nobody else can ever hit it; only the request itself can, after a preemption. Those
+    /// blocks are registered when the request is preempted (see `preempt`), and never when it
+    /// finishes. The prefix cache answers every lookup exactly as if all full blocks were
+    /// registered the moment they filled, without hashing a block that nobody will look for.
     pub(super) fn register_full_blocks(&mut self, slot: usize) {
         if !self.kv.prefix_caching() {
             return;
         }
         let r = &mut self.requests[slot];
-        let full = r.num_computed / self.knobs.block_size;
-        if r.num_registered >= full {
+        if r.spec.dataset_index.is_none() {
             return;
         }
         let prompt_hashes = prompt_hashes(&self.dataset, r);
+        let full = (r.num_computed / self.knobs.block_size).min(prompt_hashes.len() as u32);
         while r.num_registered < full {
             let index = r.num_registered;
             self.kv
                 .register(r.blocks[index as usize], r.block_hash(index, prompt_hashes));
             r.num_registered += 1;
+        }
+    }
+
+    /// Registers every full block of a request about to be preempted, so that it finds them
+    /// again when it is readmitted (unless they are evicted first).
+    pub(super) fn register_before_preemption(&mut self, slot: usize) {
+        if !self.kv.prefix_caching() {
+            return;
+        }
+        let r = &self.requests[slot];
+        let prompt_hashes = prompt_hashes(&self.dataset, r);
+        for index in 0..r.num_computed / self.knobs.block_size {
+            self.kv
+                .register(r.blocks[index as usize], r.block_hash(index, prompt_hashes));
         }
     }
 
