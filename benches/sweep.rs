@@ -83,7 +83,7 @@ fn aggregation(c: &mut Criterion) {
         .join("../shared/reference/upstream-configs/quick_test.toml");
     let text = format!(
         "name = \"agg\"\nbase = {:?}\nseeds = 20\n[axes]\n\
-         scheduler.max_num_batched_tokens = {{ range = [1024, 50999, 10] }}\n",
+         scheduler.max_num_batched_tokens = {{ range = [1024, 51014, 10] }}\n",
         base.display().to_string()
     );
     let path = dir.join("spec.toml");
