@@ -8,7 +8,20 @@
 
 mod common;
 
-use common::{assert_close, run_checked, toy_config};
+use common::{assert_close, toy_config};
+use inference_lab::engine::StepCost;
+use inference_lab::{Config, RunSummary, Simulator};
+
+/// Runs step by step, so that every engine step is observable, and checks that the decode
+/// fast path gives the same summary.
+fn run_checked(config: &Config, max_steps: u64) -> (RunSummary, Vec<StepCost>) {
+    let mut slow = config.clone();
+    slow.simulation.step_by_step = true;
+    let (summary, costs) = common::run_checked(&slow, max_steps);
+    let fast = Simulator::new(config).unwrap().run().unwrap();
+    assert_eq!(summary, fast, "the fast path changed the result");
+    (summary, costs)
+}
 
 const SCHED: &str = r#"
     max_num_batched_tokens = 2048

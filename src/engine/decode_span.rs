@@ -27,8 +27,9 @@
 use super::compute::{StepCost, StepSums};
 use super::simulator::Simulator;
 
-/// A span shorter than this is left to the step-by-step path: the set-up is not worth it.
-const MIN_SPAN: u64 = 3;
+/// The shortest span worth taking. Even one pure-decode step is cheaper here than through the
+/// scheduler (callgrind on qwen3_30b_a3b: 1.237 G instructions at 1, 1.248 G at 2, 1.266 G at 3).
+const MIN_SPAN: u64 = 1;
 
 /// Reusable buffers, so a span allocates nothing.
 #[derive(Debug, Default, Clone)]
