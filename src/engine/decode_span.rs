@@ -258,15 +258,11 @@ impl Simulator {
             return Ok(None);
         }
         let slot = self.waiting.peek().ok_or(())?;
+        if !self.reservation_fits(self.reservation(slot)) {
+            return Ok(None); // reservations do not change during the span
+        }
         let hits = self.lookup_prefix(slot);
         let r = &self.requests[slot];
-        if self.knobs.preemption_free {
-            let full_length = r.spec.prompt_len + r.spec.output_len;
-            let blocks = u64::from(self.blocks_for(full_length));
-            if self.reserved_blocks + blocks > u64::from(self.kv.num_blocks()) {
-                return Ok(None); // reservations do not change during the span
-            }
-        }
         let head = BlockedHead {
             total_tokens: r.total_tokens(),
             hits,

@@ -74,16 +74,10 @@ impl Simulator {
             if n < remaining && partial >= self.knobs.max_partial {
                 break;
             }
-            let reservation = if self.knobs.preemption_free {
-                let full_length = r.spec.prompt_len + r.spec.output_len;
-                let blocks = u64::from(self.blocks_for(full_length));
-                if self.reserved_blocks + blocks > u64::from(self.kv.num_blocks()) {
-                    break;
-                }
-                blocks
-            } else {
-                0
-            };
+            let reservation = self.reservation(slot);
+            if !self.reservation_fits(reservation) {
+                break;
+            }
             let needed = self.blocks_for(cached + n);
             let evictable_hits = self.scratch_hits.iter().filter(|&&(_, e)| e).count() as u32;
             if needed - hits > self.kv.num_free() - evictable_hits {
@@ -131,6 +125,21 @@ impl Simulator {
         } else {
             None
         }
+    }
+
+    /// Preemption-free mode: the blocks a request could ever need (prompt + output), reserved
+    /// from its admission until it completes or is preempted. 0 in the normal mode.
+    pub(super) fn reservation(&self, slot: usize) -> u64 {
+        if !self.knobs.preemption_free {
+            return 0;
+        }
+        let spec = &self.requests[slot].spec;
+        u64::from(self.blocks_for(spec.prompt_len + spec.output_len))
+    }
+
+    /// Whether `blocks` more can be reserved without exceeding the cache.
+    pub(super) fn reservation_fits(&self, blocks: u64) -> bool {
+        self.reserved_blocks + blocks <= u64::from(self.kv.num_blocks())
     }
 
     /// Blocks that hold `tokens` tokens.
@@ -183,16 +192,13 @@ impl Simulator {
     fn preempt(&mut self, running_index: usize) {
         let slot = self.running.remove(running_index);
         self.register_before_preemption(slot);
+        self.reserved_blocks -= self.reservation(slot);
         let r = &mut self.requests[slot];
         self.kv.release_all(&mut r.blocks);
         r.num_computed = 0;
         r.num_registered = 0;
         r.preemptions += 1;
         self.metrics.record_preemption();
-        if self.knobs.preemption_free {
-            let full = r.spec.prompt_len + r.spec.output_len;
-            self.reserved_blocks -= u64::from(full.div_ceil(self.knobs.block_size));
-        }
         let key = QueueKey::new(self.knobs.policy, &r.spec);
         self.waiting.push(key, slot);
     }

@@ -300,6 +300,7 @@ impl Simulator {
             return;
         }
         for &slot in &self.finished {
+            self.reserved_blocks -= self.reservation(slot);
             let r = &mut self.requests[slot];
             self.kv.release_all(&mut r.blocks);
             self.metrics.record_completion(
@@ -310,10 +311,6 @@ impl Simulator {
                 r.spec.prompt_len,
                 r.spec.output_len,
             );
-            if self.knobs.preemption_free {
-                let full = r.spec.prompt_len + r.spec.output_len;
-                self.reserved_blocks -= u64::from(full.div_ceil(self.knobs.block_size));
-            }
             self.free_slots.push(slot);
             self.workload.on_completion(self.now);
         }
