@@ -4,7 +4,7 @@
 # tables included. Run from the repository root after `cargo build --release`.
 set -euo pipefail
 bin=${BIN:-target/release/inference-lab}
-config=../shared/reference/upstream-configs/config.toml
+config=examples/seed-era/config.toml
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 

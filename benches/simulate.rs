@@ -2,7 +2,7 @@
 //!
 //! `cargo bench --bench simulate` (add `-- qwen3` etc. to filter). Each config runs with the
 //! decode fast path (group `simulate`) and step by step (`simulate_step_by_step`). Reference configs come from
-//! ../shared/reference/upstream-configs; the shipped ones from configs/.
+//! examples/seed-era; the shipped ones from configs/.
 
 use std::path::Path;
 use std::time::Duration;
@@ -13,11 +13,11 @@ use inference_lab::{Config, Simulator};
 const CASES: &[(&str, &str)] = &[
     (
         "reference/config",
-        "../shared/reference/upstream-configs/config.toml",
+        "examples/seed-era/config.toml",
     ),
     (
         "reference/test_blog",
-        "../shared/reference/upstream-configs/test_blog.toml",
+        "examples/seed-era/test_blog.toml",
     ),
     ("configs/chat-llama3-8b", "configs/chat-llama3-8b-h100.toml"),
     (
@@ -26,11 +26,11 @@ const CASES: &[(&str, &str)] = &[
     ),
     (
         "reference/qwen3_30b_a3b",
-        "../shared/reference/upstream-configs/qwen3_30b_a3b.toml",
+        "examples/seed-era/qwen3_30b_a3b.toml",
     ),
     (
         "reference/long_benchmark",
-        "../shared/reference/upstream-configs/long_benchmark.toml",
+        "examples/seed-era/long_benchmark.toml",
     ),
 ];
 

@@ -1,5 +1,5 @@
 //! End-to-end tests of `inference-lab calibrate fit|predict`: the real binary on the measured
-//! H100 file (../shared/data/h100-steps) and on small files written into temp folders.
+//! H100 file (data/h100-steps) and on small files written into temp folders.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -8,7 +8,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_inference-lab");
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
 fn train_csv() -> PathBuf {
-    Path::new(ROOT).join("../shared/data/h100-steps/h100-llama3-8b-bf16-train.csv")
+    Path::new(ROOT).join("data/h100-steps/h100-llama3-8b-bf16-train.csv")
 }
 
 fn chat_config() -> PathBuf {

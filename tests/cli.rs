@@ -11,7 +11,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_inference-lab");
 const PROJECT_CONFIGS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/configs");
 const REFERENCE_CONFIGS: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../shared/reference/upstream-configs"
+    "/examples/seed-era"
 );
 
 /// A scratch folder under the system temp dir, removed on drop.

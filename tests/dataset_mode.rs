@@ -8,10 +8,10 @@ use std::sync::Arc;
 use inference_lab::workload::DatasetKey;
 use inference_lab::{Config, RunSummary, Simulator};
 
-const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared");
+const ROOT_DIR: &str = env!("CARGO_MANIFEST_DIR");
 
 fn tokenizer() -> String {
-    format!("{SHARED}/data/tokenizers/qwen3/tokenizer.json")
+    format!("{ROOT_DIR}/data/tokenizers/qwen3/tokenizer.json")
 }
 
 fn temp_dir(test: &str) -> PathBuf {
@@ -162,7 +162,7 @@ fn bin() -> Command {
 fn cli_replays_the_reference_dataset_config_with_a_template_file() {
     let dir = temp_dir("cli");
     let out = dir.join("out.json");
-    let reference = format!("{SHARED}/reference/upstream-configs");
+    let reference = format!("{ROOT_DIR}/examples/seed-era");
     let status = bin()
         .args([
             "-c",
@@ -199,7 +199,7 @@ fn cli_replays_the_reference_dataset_config_with_a_template_file() {
 
 #[test]
 fn cli_dataset_errors_name_what_is_missing() {
-    let reference = format!("{SHARED}/reference/upstream-configs");
+    let reference = format!("{ROOT_DIR}/examples/seed-era");
     let run = |extra: &[&str]| {
         let out = bin()
             .args(["-c", &format!("{reference}/dataset_config.toml"), "-q"])

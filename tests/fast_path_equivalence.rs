@@ -80,7 +80,7 @@ fn every_shipped_and_reference_config_gives_identical_summaries() {
         "qwen3_30b_preemption_free.toml",
         "long_benchmark.toml",
     ] {
-        paths.push(root.join("../shared/reference/upstream-configs").join(name));
+        paths.push(root.join("examples/seed-era").join(name));
     }
     for path in paths {
         let config = Config::load(&path).unwrap();

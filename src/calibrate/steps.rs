@@ -1,6 +1,6 @@
 //! The measured-steps CSV: one forward pass per row.
 //!
-//! The format of `../shared/data/h100-steps/`: a header line, then one row per step. Only the
+//! The format of `data/h100-steps/`: a header line, then one row per step. Only the
 //! `sequences` column is required; it is the contract: the step's work as `;`-separated
 //! groups `COUNTxNEW@CONTEXT` — COUNT sequences, each computing NEW new tokens on top of
 //! CONTEXT - NEW cached ones (CONTEXT is the KV length after the step). `64x1@2048` is 64

@@ -2,7 +2,7 @@ use super::*;
 
 const REFERENCE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../shared/reference/upstream-configs"
+    "/examples/seed-era"
 );
 
 fn minimal(extra_scheduler: &str) -> String {
@@ -41,7 +41,7 @@ fn minimal(extra_scheduler: &str) -> String {
 #[test]
 fn every_reference_config_loads() {
     let mut n = 0;
-    for entry in std::fs::read_dir(REFERENCE).expect("shared/reference is beside the repo") {
+    for entry in std::fs::read_dir(REFERENCE).expect("examples/seed-era is in the repo") {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "toml") {
             Config::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));

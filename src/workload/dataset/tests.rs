@@ -8,15 +8,15 @@ use super::*;
 
 const QWEN: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../shared/data/tokenizers/qwen3/tokenizer.json"
+    "/data/tokenizers/qwen3/tokenizer.json"
 );
 const QWEN_CONFIG: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../shared/data/tokenizers/qwen3/tokenizer_config.json"
+    "/data/tokenizers/qwen3/tokenizer_config.json"
 );
 const EXAMPLES: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../shared/reference/upstream-configs/examples"
+    "/examples/seed-era/examples"
 );
 
 /// A fresh, empty folder for one test.
