@@ -11,14 +11,8 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use inference_lab::{Config, Simulator};
 
 const CASES: &[(&str, &str)] = &[
-    (
-        "reference/config",
-        "examples/seed-era/config.toml",
-    ),
-    (
-        "reference/test_blog",
-        "examples/seed-era/test_blog.toml",
-    ),
+    ("reference/config", "examples/seed-era/config.toml"),
+    ("reference/test_blog", "examples/seed-era/test_blog.toml"),
     ("configs/chat-llama3-8b", "configs/chat-llama3-8b-h100.toml"),
     (
         "configs/moe-qwen3-30b-a3b",

@@ -20,8 +20,7 @@ fn scratch(name: &str) -> PathBuf {
 
 /// 240 small runs: reference config.toml cut to 60 requests, 4 policies x 3 budgets x 20 seeds.
 fn small_grid(dir: &Path) -> SweepSpec {
-    let base = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("examples/seed-era/config.toml");
+    let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/seed-era/config.toml");
     let text = format!(
         "name = \"bench\"\nbase = {:?}\nseeds = 20\n[set]\nworkload.num_requests = 60\n\
          [axes]\nscheduler.policy = [\"fcfs\", \"sof\", \"sif\", \"lof\"]\n\
@@ -79,8 +78,7 @@ fn orchestrator(c: &mut Criterion) {
 /// Tables from 100,000 journal rows (a 5,000-point x 20-seed grid with synthetic metrics).
 fn aggregation(c: &mut Criterion) {
     let dir = scratch("agg");
-    let base = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("examples/seed-era/quick_test.toml");
+    let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/seed-era/quick_test.toml");
     let text = format!(
         "name = \"agg\"\nbase = {:?}\nseeds = 20\n[axes]\n\
          scheduler.max_num_batched_tokens = {{ range = [1024, 51014, 10] }}\n",

@@ -9,10 +9,7 @@ use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_inference-lab");
 const PROJECT_CONFIGS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/configs");
-const REFERENCE_CONFIGS: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/examples/seed-era"
-);
+const REFERENCE_CONFIGS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/seed-era");
 
 /// A scratch folder under the system temp dir, removed on drop.
 struct TempDir(PathBuf);

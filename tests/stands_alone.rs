@@ -42,7 +42,12 @@ fn no_file_reads_from_a_folder_beside_the_repository() {
 
 #[test]
 fn every_data_folder_says_where_its_data_came_from() {
-    for dir in ["data", "data/tokenizers/qwen3", "data/h100-steps", "examples/seed-era"] {
+    for dir in [
+        "data",
+        "data/tokenizers/qwen3",
+        "data/h100-steps",
+        "examples/seed-era",
+    ] {
         let readme = Path::new(ROOT).join(dir).join("README.md");
         let text = std::fs::read_to_string(&readme)
             .unwrap_or_else(|e| panic!("{}: {e}", readme.display()));

@@ -1,9 +1,6 @@
 use super::*;
 
-const REFERENCE: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/examples/seed-era"
-);
+const REFERENCE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/seed-era");
 
 fn minimal(extra_scheduler: &str) -> String {
     format!(

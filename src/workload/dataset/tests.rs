@@ -14,10 +14,7 @@ const QWEN_CONFIG: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/data/tokenizers/qwen3/tokenizer_config.json"
 );
-const EXAMPLES: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/examples/seed-era/examples"
-);
+const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/seed-era/examples");
 
 /// A fresh, empty folder for one test.
 fn temp_dir(test: &str) -> PathBuf {
