@@ -18,8 +18,10 @@ struct TempDir(PathBuf);
 
 impl TempDir {
     fn new(test: &str) -> TempDir {
-        let path =
-            std::env::temp_dir().join(format!("inference-lab-habits-{}-{test}", std::process::id()));
+        let path = std::env::temp_dir().join(format!(
+            "inference-lab-habits-{}-{test}",
+            std::process::id()
+        ));
         if path.exists() {
             std::fs::remove_dir_all(&path).expect("remove a stale temp dir");
         }
@@ -120,13 +122,28 @@ fn every_help_has_examples_and_exit_codes() {
         let out = run(&args);
         assert_eq!(out.status.code(), Some(0), "{args:?}: {}", describe(&out));
         let help = text(&out.stdout);
-        let examples = help.find("\nExamples:\n").unwrap_or_else(|| panic!("{args:?}: no Examples:\n{help}"));
-        let codes = help.find("\nExit codes:\n").unwrap_or_else(|| panic!("{args:?}: no Exit codes:\n{help}"));
+        let examples = help
+            .find("\nExamples:\n")
+            .unwrap_or_else(|| panic!("{args:?}: no Examples:\n{help}"));
+        let codes = help
+            .find("\nExit codes:\n")
+            .unwrap_or_else(|| panic!("{args:?}: no Exit codes:\n{help}"));
         assert!(examples < codes, "{args:?}: exit codes before examples");
         // Each example is a command of this subcommand, and exit codes 0 and 1 are explained.
-        let prefix = ["inference-lab"].iter().chain(command).copied().collect::<Vec<_>>().join(" ");
-        assert!(help[examples..codes].contains(&prefix), "{args:?}: examples of `{prefix}`:\n{help}");
-        assert!(help[codes..].contains("  0  ") && help[codes..].contains("  1  "), "{args:?}:\n{help}");
+        let prefix = ["inference-lab"]
+            .iter()
+            .chain(command)
+            .copied()
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert!(
+            help[examples..codes].contains(&prefix),
+            "{args:?}: examples of `{prefix}`:\n{help}"
+        );
+        assert!(
+            help[codes..].contains("  0  ") && help[codes..].contains("  1  "),
+            "{args:?}:\n{help}"
+        );
     }
 }
 
@@ -142,21 +159,39 @@ fn a_missing_required_argument_is_named() {
     for (args, names) in cases {
         let stderr = one_line_error(&run(args), &format!("{args:?}"));
         for name in names {
-            assert!(stderr.contains(name), "{args:?}: {name} not named in {stderr:?}");
+            assert!(
+                stderr.contains(name),
+                "{args:?}: {name} not named in {stderr:?}"
+            );
         }
-        let command: Vec<&str> = args.iter().copied().take_while(|a| !a.starts_with('-')).collect();
+        let command: Vec<&str> = args
+            .iter()
+            .copied()
+            .take_while(|a| !a.starts_with('-'))
+            .collect();
         let help = format!("inference-lab {} --help", command.join(" "));
-        assert!(stderr.contains(&help), "{args:?}: no {help:?} in {stderr:?}");
+        assert!(
+            stderr.contains(&help),
+            "{args:?}: no {help:?} in {stderr:?}"
+        );
     }
     let stderr = one_line_error(&run(&["calibrate"]), "calibrate");
-    assert!(stderr.contains("fit") && stderr.contains("predict"), "{stderr:?}");
+    assert!(
+        stderr.contains("fit") && stderr.contains("predict"),
+        "{stderr:?}"
+    );
 }
 
 #[test]
 fn output_dash_writes_only_the_json_to_stdout() {
     let dir = TempDir::new("output_dash");
     let file = dir.join("out.json");
-    let out = run(&[OsStr::new("-c"), OsStr::new(TINY), OsStr::new("-o"), file.as_os_str()]);
+    let out = run(&[
+        OsStr::new("-c"),
+        OsStr::new(TINY),
+        OsStr::new("-o"),
+        file.as_os_str(),
+    ]);
     assert!(out.status.success(), "{}", describe(&out));
     let from_file: Value =
         serde_json::from_str(&std::fs::read_to_string(&file).expect("-o FILE")).expect("JSON");
@@ -165,20 +200,33 @@ fn output_dash_writes_only_the_json_to_stdout() {
     assert!(out.status.success(), "{}", describe(&out));
     let from_stdout: Value = serde_json::from_slice(&out.stdout).expect("stdout is only JSON");
     assert_eq!(from_stdout, from_file);
-    assert!(!Path::new(ROOT).join("-").exists(), "-o - wrote a file named -");
+    assert!(
+        !Path::new(ROOT).join("-").exists(),
+        "-o - wrote a file named -"
+    );
 }
 
 #[test]
 fn set_overrides_fields_after_seed_and_later_sets_win() {
     let seven = json_run(TINY, &["--seed", "7"]);
     let set_seed = json_run(TINY, &["--set", "workload.seed=7"]);
-    assert_eq!(seven, set_seed, "--set workload.seed=7 differs from --seed 7");
+    assert_eq!(
+        seven, set_seed,
+        "--set workload.seed=7 differs from --seed 7"
+    );
 
     let five = json_run(TINY, &["--seed", "5"]);
-    assert_ne!(metrics_only(&five), metrics_only(&seven), "seeds 5 and 7 gave equal runs");
+    assert_ne!(
+        metrics_only(&five),
+        metrics_only(&seven),
+        "seeds 5 and 7 gave equal runs"
+    );
     let both = json_run(TINY, &["--seed", "7", "--set", "workload.seed=5"]);
     assert_eq!(both, five, "--set applies after --seed");
-    let twice = json_run(TINY, &["--set", "workload.seed=7", "--set", "workload.seed=5"]);
+    let twice = json_run(
+        TINY,
+        &["--set", "workload.seed=7", "--set", "workload.seed=5"],
+    );
     assert_eq!(twice, five, "the later --set wins");
 
     // TOML values: a number, a bare string, an inline table.
@@ -196,8 +244,13 @@ fn set_overrides_fields_after_seed_and_later_sets_win() {
     let scheduler = &doc["config"]["scheduler"];
     assert_eq!(scheduler["max_num_seqs"], 3);
     assert_eq!(scheduler["policy"], "lof");
-    assert_eq!(doc["config"]["workload"]["output_len_dist"], serde_json::json!({"type": "fixed", "value": 5}));
-    let requests = doc["metrics"]["requests_completed"].as_u64().expect("a count");
+    assert_eq!(
+        doc["config"]["workload"]["output_len_dist"],
+        serde_json::json!({"type": "fixed", "value": 5})
+    );
+    let requests = doc["metrics"]["requests_completed"]
+        .as_u64()
+        .expect("a count");
     assert_eq!(doc["metrics"]["output_tokens"].as_u64(), Some(5 * requests));
 }
 
@@ -207,32 +260,51 @@ fn bad_set_arguments_are_one_line_errors_naming_the_override() {
         ("scheduler.policy", &["no `=`"]),
         ("bogus.key=1", &["bogus.key", "sections"]),
         ("scheduler=1", &["scheduler", "section.field"]),
-        ("scheduler.bogus=1", &["--set scheduler.bogus=1", "allowed keys"]),
-        ("scheduler.max_num_seqs=many", &["--set scheduler.max_num_seqs=\"many\""]),
+        (
+            "scheduler.bogus=1",
+            &["--set scheduler.bogus=1", "allowed keys"],
+        ),
+        (
+            "scheduler.max_num_seqs=many",
+            &["--set scheduler.max_num_seqs=\"many\""],
+        ),
         ("scheduler.max_num_seqs=0", &["max_num_seqs", "--set"]),
     ];
     for (set, needles) in cases {
         let stderr = one_line_error(&run(&["-q", "-c", TINY, "--set", set]), set);
         for needle in needles {
-            assert!(stderr.contains(needle), "--set {set}: no {needle:?} in {stderr:?}");
+            assert!(
+                stderr.contains(needle),
+                "--set {set}: no {needle:?} in {stderr:?}"
+            );
         }
     }
 }
 
 #[test]
 fn sjf_is_shortest_output_first() {
-    let sjf = json_run(TINY, &["--set", "scheduler.policy=sjf"]);
-    let sof = json_run(TINY, &["--set", "scheduler.policy=sof"]);
+    // Two running requests at most, so requests queue and the policy matters.
+    let seqs = "scheduler.max_num_seqs=2";
+    let sjf = json_run(TINY, &["--set", seqs, "--set", "scheduler.policy=sjf"]);
+    let sof = json_run(TINY, &["--set", seqs, "--set", "scheduler.policy=sof"]);
     assert_eq!(sjf, sof, "sjf and sof differ");
-    let fcfs = json_run(TINY, &[]);
-    assert_ne!(metrics_only(&sof), metrics_only(&fcfs), "the policy had no effect to compare");
+    let fcfs = json_run(TINY, &["--set", seqs]);
+    assert_ne!(
+        metrics_only(&sof),
+        metrics_only(&fcfs),
+        "the policy had no effect to compare"
+    );
 
     // In a config file too.
     let dir = TempDir::new("sjf");
     let config = dir.join("sjf.toml");
     let tiny = std::fs::read_to_string(TINY).expect("read tiny.toml");
-    std::fs::write(&config, tiny.replace("policy = \"fcfs\"", "policy = \"sjf\"")).expect("write");
-    let from_file = json_run(config.to_str().expect("UTF-8 path"), &[]);
+    std::fs::write(
+        &config,
+        tiny.replace("policy = \"fcfs\"", "policy = \"sjf\""),
+    )
+    .expect("write");
+    let from_file = json_run(config.to_str().expect("UTF-8 path"), &["--set", seqs]);
     assert_eq!(metrics_only(&from_file), metrics_only(&sof));
 }
 
@@ -243,7 +315,8 @@ fn sjf_in_a_sweep_gives_the_rows_of_sof() {
     std::fs::write(
         &spec,
         format!(
-            "name = \"sjf\"\nbase = {TINY:?}\n[axes]\nscheduler.policy = [\"sjf\", \"sof\"]\n"
+            "name = \"sjf\"\nbase = {TINY:?}\n[set]\nscheduler.max_num_seqs = 2\n\
+             [axes]\nscheduler.policy = [\"sjf\", \"sof\", \"fcfs\"]\n"
         ),
     )
     .expect("write a spec");
@@ -261,10 +334,22 @@ fn sjf_in_a_sweep_gives_the_rows_of_sof() {
     let csv = std::fs::read_to_string(results.join("runs.csv")).expect("runs.csv");
     let mut lines = csv.lines();
     let header: Vec<&str> = lines.next().expect("a header").split(',').collect();
-    let wall = header.iter().position(|h| *h == "wall_ms").expect("wall_ms");
+    let wall = header
+        .iter()
+        .position(|h| *h == "wall_ms")
+        .expect("wall_ms");
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
-    assert_eq!(rows.len(), 2, "{csv}");
-    assert_eq!(rows[0][wall + 1..], rows[1][wall + 1..], "sjf and sof rows differ:\n{csv}");
+    assert_eq!(rows.len(), 3, "{csv}");
+    assert_eq!(
+        rows[0][wall + 1..],
+        rows[1][wall + 1..],
+        "sjf and sof rows differ:\n{csv}"
+    );
+    assert_ne!(
+        rows[0][wall + 1..],
+        rows[2][wall + 1..],
+        "the policy had no effect:\n{csv}"
+    );
 }
 
 #[test]
@@ -287,7 +372,10 @@ fn json_metric_names_are_the_sweep_table_columns() {
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     let csv = std::fs::read_to_string(results.join("runs.csv")).expect("runs.csv");
     let header: Vec<&str> = csv.lines().next().expect("a header").split(',').collect();
-    let wall = header.iter().position(|h| *h == "wall_ms").expect("wall_ms");
+    let wall = header
+        .iter()
+        .position(|h| *h == "wall_ms")
+        .expect("wall_ms");
     let mut columns: Vec<&str> = header[wall + 1..].to_vec();
     columns.sort_unstable();
     let names: Vec<&str> = flat.keys().map(String::as_str).collect();
@@ -296,10 +384,17 @@ fn json_metric_names_are_the_sweep_table_columns() {
     for (alias, name) in [
         ("/latency_metrics/ttft_ms/p99", "ttft_ms_p99"),
         ("/latency_metrics/per_token_ms/mean", "itl_ms_mean"),
-        ("/throughput_metrics/output_tokens_per_sec", "output_tokens_per_s"),
+        (
+            "/throughput_metrics/output_tokens_per_sec",
+            "output_tokens_per_s",
+        ),
         ("/simulation/simulated_seconds", "simulated_s"),
     ] {
-        assert_eq!(doc.pointer(alias), Some(&flat[name]), "{alias} vs metrics.{name}");
+        assert_eq!(
+            doc.pointer(alias),
+            Some(&flat[name]),
+            "{alias} vs metrics.{name}"
+        );
     }
 }
 
@@ -319,8 +414,14 @@ fn validate_prints_one_line_per_config_and_fails_on_any_invalid() {
     let stdout = text(&out.stdout);
     assert_eq!(stdout.lines().count(), configs.len(), "{stdout}");
     for (line, config) in stdout.lines().zip(&configs) {
-        assert!(line.starts_with(&format!("ok: {}: ", config.display())), "{line}");
-        assert!(line.contains("KV blocks") && line.contains("KV bytes/token"), "{line}");
+        assert!(
+            line.starts_with(&format!("ok: {}: ", config.display())),
+            "{line}"
+        );
+        assert!(
+            line.contains("KV blocks") && line.contains("KV bytes/token"),
+            "{line}"
+        );
     }
 
     let dir = TempDir::new("validate");
@@ -332,7 +433,12 @@ fn validate_prints_one_line_per_config_and_fails_on_any_invalid() {
     assert_eq!(text(&out.stdout).lines().count(), 1, "{}", describe(&out));
     let stderr = text(&out.stderr);
     assert_eq!(stderr.lines().count(), 1, "{stderr:?}");
-    assert!(stderr.starts_with("error:") && stderr.contains("bad.toml") && stderr.contains("max_num_seqs"), "{stderr:?}");
+    assert!(
+        stderr.starts_with("error:")
+            && stderr.contains("bad.toml")
+            && stderr.contains("max_num_seqs"),
+        "{stderr:?}"
+    );
 
     // --set is checked like a run's.
     let out = run(&["validate", TINY, "--set", "scheduler.max_num_seqs=0"]);
@@ -345,18 +451,59 @@ fn validate_loads_a_dataset_only_with_a_tokenizer_and_t_is_tokenizer() {
     let out = run(&["validate", config]);
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     let line = text(&out.stdout);
-    assert!(line.contains("not loaded") && line.contains("--tokenizer"), "{line}");
+    assert!(
+        line.contains("not loaded") && line.contains("--tokenizer"),
+        "{line}"
+    );
 
     let tokenizer = "data/tokenizers/qwen3/tokenizer.json";
-    let long = run(&["validate", config, "--tokenizer", tokenizer, "--chat-template", "None"]);
-    let short = run(&["validate", config, "-t", tokenizer, "--chat-template", "None"]);
+    let long = run(&[
+        "validate",
+        config,
+        "--tokenizer",
+        tokenizer,
+        "--chat-template",
+        "None",
+    ]);
+    let short = run(&[
+        "validate",
+        config,
+        "-t",
+        tokenizer,
+        "--chat-template",
+        "None",
+    ]);
     assert_eq!(long.status.code(), Some(0), "{}", describe(&long));
-    assert!(text(&long.stdout).contains("requests loaded"), "{}", describe(&long));
+    assert!(
+        text(&long.stdout).contains("requests loaded"),
+        "{}",
+        describe(&long)
+    );
     assert_eq!(long.stdout, short.stdout, "-t differs from --tokenizer");
 
     // A run takes -t too.
-    let run_short = run(&["-q", "-c", config, "-t", tokenizer, "--chat-template", "None", "-o", "-"]);
-    let run_long = run(&["-q", "-c", config, "--tokenizer", tokenizer, "--chat-template", "None", "-o", "-"]);
+    let run_short = run(&[
+        "-q",
+        "-c",
+        config,
+        "-t",
+        tokenizer,
+        "--chat-template",
+        "None",
+        "-o",
+        "-",
+    ]);
+    let run_long = run(&[
+        "-q",
+        "-c",
+        config,
+        "--tokenizer",
+        tokenizer,
+        "--chat-template",
+        "None",
+        "-o",
+        "-",
+    ]);
     assert!(run_short.status.success(), "{}", describe(&run_short));
     assert_eq!(run_short.stdout, run_long.stdout);
 }
@@ -372,27 +519,45 @@ fn open_loop(rate: &str, n: &str, extra: &[&str]) -> Output {
 
 #[test]
 fn an_overloaded_open_loop_run_warns_and_an_underloaded_one_does_not() {
-    // Far beyond one H100's capacity for 8B with these lengths.
-    let out = open_loop("2000", "600", &[]);
+    // Twice what one H100 serves of these short requests (about 210 per second).
+    let out = open_loop("400", "2000", &[]);
     assert!(out.status.success(), "{}", describe(&out));
     let stderr = text(&out.stderr);
     assert_eq!(stderr.lines().count(), 1, "{stderr:?}");
-    assert!(stderr.starts_with("warning: offered ") && stderr.contains("overloaded"), "{stderr:?}");
-    let doc: Value = serde_json::from_slice(&open_loop("2000", "600", &["-q", "-o", "-"]).stdout).expect("JSON");
-    let offered = doc["metrics"]["offered_requests_per_s"].as_f64().expect("offered");
-    let served = doc["metrics"]["served_requests_per_s"].as_f64().expect("served");
+    assert!(
+        stderr.starts_with("warning: offered ") && stderr.contains("overloaded"),
+        "{stderr:?}"
+    );
+    let doc: Value =
+        serde_json::from_slice(&open_loop("400", "2000", &["-q", "-o", "-"]).stdout).expect("JSON");
+    let offered = doc["metrics"]["offered_requests_per_s"]
+        .as_f64()
+        .expect("offered");
+    let served = doc["metrics"]["served_requests_per_s"]
+        .as_f64()
+        .expect("served");
     assert!(served < 0.9 * offered, "offered {offered}, served {served}");
     assert_eq!(doc["overloaded"], true);
-    assert!(stderr.contains(&format!("offered {offered:.1} req/s")), "{stderr:?}");
+    assert!(
+        stderr.contains(&format!("offered {offered:.1} req/s")),
+        "{stderr:?}"
+    );
 
     // Well within capacity: no warning, and the two rates agree.
     let out = open_loop("5", "300", &["-o", "-"]);
     assert!(out.status.success(), "{}", describe(&out));
     assert!(out.stderr.is_empty(), "{}", describe(&out));
     let doc: Value = serde_json::from_slice(&out.stdout).expect("JSON");
-    let offered = doc["metrics"]["offered_requests_per_s"].as_f64().expect("offered");
-    let served = doc["metrics"]["served_requests_per_s"].as_f64().expect("served");
-    assert!((served / offered - 1.0).abs() < 0.2, "offered {offered}, served {served}");
+    let offered = doc["metrics"]["offered_requests_per_s"]
+        .as_f64()
+        .expect("offered");
+    let served = doc["metrics"]["served_requests_per_s"]
+        .as_f64()
+        .expect("served");
+    assert!(
+        (served / offered - 1.0).abs() < 0.2,
+        "offered {offered}, served {served}"
+    );
     assert_eq!(doc["overloaded"], false);
 
     // Within capacity, but each request outlasts the arrival span (1,000-token outputs
@@ -401,16 +566,36 @@ fn an_overloaded_open_loop_run_warns_and_an_underloaded_one_does_not() {
     let out = open_loop(
         "20",
         "40",
-        &["--set", "workload.output_len_dist={ type = \"fixed\", value = 1000 }", "-o", "-"],
+        &[
+            "--set",
+            "workload.output_len_dist={ type = \"fixed\", value = 1000 }",
+            "-o",
+            "-",
+        ],
     );
     assert!(out.status.success(), "{}", describe(&out));
     assert!(out.stderr.is_empty(), "{}", describe(&out));
     let doc: Value = serde_json::from_slice(&out.stdout).expect("JSON");
-    assert!(doc["metrics"]["served_requests_per_s"].as_f64() < Some(0.5 * doc["metrics"]["offered_requests_per_s"].as_f64().expect("offered")), "{}", doc["metrics"]);
+    assert!(
+        doc["metrics"]["served_requests_per_s"].as_f64()
+            < Some(
+                0.5 * doc["metrics"]["offered_requests_per_s"]
+                    .as_f64()
+                    .expect("offered")
+            ),
+        "{}",
+        doc["metrics"]
+    );
     assert_eq!(doc["overloaded"], false);
 
     // Closed loop has no offered rate: never a warning, null rates.
-    let doc = json_run(concat!(env!("CARGO_MANIFEST_DIR"), "/configs/debug-closed-loop.toml"), &[]);
+    let doc = json_run(
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/configs/debug-closed-loop.toml"
+        ),
+        &[],
+    );
     assert_eq!(doc["metrics"]["offered_requests_per_s"], Value::Null);
     assert_eq!(doc["overloaded"], false);
 }

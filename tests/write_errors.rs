@@ -11,12 +11,18 @@ use std::process::{Command, Output, Stdio};
 const BIN: &str = env!("CARGO_BIN_EXE_inference-lab");
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 const TINY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tiny.toml");
-const DEBUG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/configs/debug-closed-loop.toml");
+const DEBUG: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/configs/debug-closed-loop.toml"
+);
 const STEPS: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/data/h100-steps/h100-llama3-8b-bf16-train.csv"
 );
-const CHAT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/configs/chat-llama3-8b-h100.toml");
+const CHAT: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/configs/chat-llama3-8b-h100.toml"
+);
 const CALIBRATED: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/configs/chat-llama3-8b-h100-calibrated.toml"
@@ -50,7 +56,9 @@ fn run_full<S: AsRef<OsStr>>(args: &[S]) -> Output {
     Command::new(BIN)
         .args(args)
         .current_dir(ROOT)
-        .stdout(Stdio::from(File::create("/dev/full").expect("open /dev/full")))
+        .stdout(Stdio::from(
+            File::create("/dev/full").expect("open /dev/full"),
+        ))
         .stderr(Stdio::piped())
         .output()
         .expect("run inference-lab")
@@ -84,8 +92,28 @@ fn every_command_reports_a_full_stdout() {
         vec!["sweep", &spec, "--dry-run"],
         vec!["sweep", &spec, "-o", &results, "--format", "csv"],
         vec!["calibrate", "predict", "--steps", STEPS, "-c", CALIBRATED],
-        vec!["calibrate", "predict", "--steps", STEPS, "-c", CALIBRATED, "-o", "-", "-q"],
-        vec!["calibrate", "fit", "--steps", STEPS, "-c", CHAT, "--no-cv", "--fix", "memory_efficiency=0.9"],
+        vec![
+            "calibrate",
+            "predict",
+            "--steps",
+            STEPS,
+            "-c",
+            CALIBRATED,
+            "-o",
+            "-",
+            "-q",
+        ],
+        vec![
+            "calibrate",
+            "fit",
+            "--steps",
+            STEPS,
+            "-c",
+            CHAT,
+            "--no-cv",
+            "--fix",
+            "memory_efficiency=0.9",
+        ],
         vec!["validate", DEBUG, TINY],
         vec!["completions", "bash"],
     ];

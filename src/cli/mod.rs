@@ -47,7 +47,12 @@ pub fn main() -> Result<ExitCode> {
         Some(Command::Validate(args)) => validate::main(args),
         Some(Command::Completions(args)) => {
             let mut script = Vec::new();
-            clap_complete::generate(args.shell, &mut Cli::command(), "inference-lab", &mut script);
+            clap_complete::generate(
+                args.shell,
+                &mut Cli::command(),
+                "inference-lab",
+                &mut script,
+            );
             out!("{}", String::from_utf8_lossy(&script));
             Ok(ExitCode::SUCCESS)
         }
@@ -81,7 +86,11 @@ pub fn print_error(err: &anyhow::Error) {
 /// The config of a run or a validation: the file, then `--seed`, then each `--set` in order,
 /// through the sweep's override rule when there are overrides (without any, exactly
 /// `Config::load`, so plain runs are untouched).
-fn load_config(path: &std::path::Path, seed: Option<u64>, set: &[(String, toml::Value)]) -> Result<Config> {
+fn load_config(
+    path: &std::path::Path,
+    seed: Option<u64>,
+    set: &[(String, toml::Value)],
+) -> Result<Config> {
     if set.is_empty() {
         let mut config = Config::load(path)?;
         if let Some(seed) = seed {
@@ -93,11 +102,16 @@ fn load_config(path: &std::path::Path, seed: Option<u64>, set: &[(String, toml::
     if let Some(seed) = seed {
         overrides.push((
             "workload.seed".to_string(),
-            toml::Value::Integer(i64::try_from(seed).context("--seed is above 2^63 - 1, which a config cannot hold")?),
+            toml::Value::Integer(
+                i64::try_from(seed)
+                    .context("--seed is above 2^63 - 1, which a config cannot hold")?,
+            ),
         ));
     }
     overrides.extend(set.iter().cloned());
-    Ok(inference_lab::sweep::config_with_overrides(path, &overrides)?)
+    Ok(inference_lab::sweep::config_with_overrides(
+        path, &overrides,
+    )?)
 }
 
 fn run(args: &RunArgs) -> Result<()> {
@@ -107,7 +121,12 @@ fn run(args: &RunArgs) -> Result<()> {
     let report = !args.quiet && !json_to_stdout;
 
     let mut config = load_config(&args.config, args.seed, &args.set)?;
-    apply_dataset_flags(&mut config, &args.config, args.tokenizer.as_deref(), args.chat_template.as_deref())?;
+    apply_dataset_flags(
+        &mut config,
+        &args.config,
+        args.tokenizer.as_deref(),
+        args.chat_template.as_deref(),
+    )?;
     if args.verbose && !args.quiet {
         report::print_derived(&config)?;
     }

@@ -316,7 +316,10 @@ mod tests {
         assert!(single.iter().all(|&w| w == single[0]), "{single:?}\n{text}");
         assert!(text.contains("10,000,000.00"), "{text}");
         assert!(text.contains("10,000,000,000 / 10,000,000,000"), "{text}");
-        assert!(text.contains("  -"), "an undefined statistic prints as -:\n{text}");
+        assert!(
+            text.contains("  -"),
+            "an undefined statistic prints as -:\n{text}"
+        );
     }
 
     #[test]

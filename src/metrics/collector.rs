@@ -102,9 +102,7 @@ impl Collector {
         kv_cache_blocks: u64,
         open_loop: bool,
     ) -> RunSummary {
-        let load = open_loop
-            .then(|| LoadCheck::of(&self.timeline))
-            .flatten();
+        let load = open_loop.then(|| LoadCheck::of(&self.timeline)).flatten();
         let per_s = |x: f64| if makespan > 0.0 { x / makespan } else { 0.0 };
         let lookups = self.prefix_hit_tokens + self.prefix_miss_tokens;
         RunSummary {
@@ -254,7 +252,10 @@ mod tests {
         // And with short requests the rates agree.
         let check = LoadCheck::of(&timeline(400, 0.1, 0.05, 0.05)).expect("a span");
         assert!(!check.overloaded(), "{check:?}");
-        assert!((check.served_per_s / check.offered_per_s - 1.0).abs() < 0.05, "{check:?}");
+        assert!(
+            (check.served_per_s / check.offered_per_s - 1.0).abs() < 0.05,
+            "{check:?}"
+        );
     }
 
     #[test]
