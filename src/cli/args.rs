@@ -325,8 +325,12 @@ pub fn exit_for_clap_error(err: clap::Error) -> ExitCode {
                     names(ContextKind::InvalidArg)
                 ),
                 ErrorKind::MissingSubcommand => format!(
-                    "error: missing subcommand; one of: {}",
+                    "{first}; one of: {}",
                     names(ContextKind::ValidSubcommand)
+                        .split(", ")
+                        .filter(|name| *name != "help")
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
                 _ => first.to_string(),
             };
