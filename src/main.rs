@@ -12,7 +12,13 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
-    match cli::main() {
+    // Whatever print! left in stdout's buffer is written here, where a failure can still be
+    // reported (Rust's own flush at exit would drop the error).
+    let result = cli::main().and_then(|code| {
+        std::io::Write::flush(&mut std::io::stdout()).map_err(cli::stdout_error)?;
+        Ok(code)
+    });
+    match result {
         Ok(code) => code,
         Err(err) => {
             cli::print_error(&err);

@@ -16,7 +16,11 @@ use inference_lab::calibrate::{
 use inference_lab::Config;
 
 #[derive(Debug, clap::Args)]
-#[command(subcommand_required = true, arg_required_else_help = false)]
+#[command(
+    subcommand_required = true,
+    arg_required_else_help = false,
+    after_help = super::args::CALIBRATE_HELP
+)]
 pub struct CalibrateArgs {
     #[command(subcommand)]
     pub command: CalibrateCommand,
@@ -25,8 +29,10 @@ pub struct CalibrateArgs {
 #[derive(Debug, clap::Subcommand)]
 pub enum CalibrateCommand {
     /// Fit the [hardware] step-time parameters to measured step times and report the errors.
+    #[command(after_help = super::args::FIT_HELP)]
     Fit(FitArgs),
     /// Predict the step time of every row of a steps file with a config.
+    #[command(after_help = super::args::PREDICT_HELP)]
     Predict(PredictArgs),
 }
 
@@ -181,12 +187,12 @@ fn fit(args: &FitArgs) -> Result<()> {
             let warn = style("warning:").for_stderr().yellow().bold();
             eprintln!("{warn} {w}");
         }
-        print!(
+        out!(
             "{}",
             fit_report(&config, &steps, &fitted, &options, cv.as_ref())
         );
         if let Some(path) = &args.output {
-            println!("\nwrote {}", path.display());
+            outln!("\nwrote {}", path.display());
         }
     }
     Ok(())
@@ -421,7 +427,7 @@ fn predict(args: &PredictArgs) -> Result<()> {
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
     if to_stdout {
-        print!("{}", predictions_csv(&steps, &predicted));
+        out!("{}", predictions_csv(&steps, &predicted));
     }
     if !args.quiet {
         let mut out = String::new();
@@ -445,7 +451,7 @@ fn predict(args: &PredictArgs) -> Result<()> {
         if to_stdout {
             eprint!("{out}");
         } else {
-            print!("{out}");
+            out!("{out}");
         }
     }
     Ok(())

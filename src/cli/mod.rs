@@ -1,16 +1,34 @@
 //! Argument parsing and the single-run command.
 
+/// `println!` that returns a "cannot write to stdout" error from the enclosing function
+/// instead of panicking (exit 101) when stdout is full, closed or otherwise unwritable.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout(), $($arg)*).map_err($crate::cli::stdout_error)?;
+    }};
+}
+
+/// `print!` with the error handling of [`outln!`].
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        write!(std::io::stdout(), $($arg)*).map_err($crate::cli::stdout_error)?;
+    }};
+}
+
 mod args;
 mod calibrate;
 mod progress;
 mod report;
 mod sweep;
+mod validate;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use std::sync::Arc;
 
 use inference_lab::workload::DatasetKey;
@@ -26,11 +44,28 @@ pub fn main() -> Result<ExitCode> {
     match &cli.command {
         Some(Command::Sweep(args)) => sweep::main(args),
         Some(Command::Calibrate(args)) => calibrate::main(args),
+        Some(Command::Validate(args)) => validate::main(args),
+        Some(Command::Completions(args)) => {
+            let mut script = Vec::new();
+            clap_complete::generate(
+                args.shell,
+                &mut Cli::command(),
+                "inference-lab",
+                &mut script,
+            );
+            out!("{}", String::from_utf8_lossy(&script));
+            Ok(ExitCode::SUCCESS)
+        }
         None => {
             run(&cli.run)?;
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// The error of a failed write to stdout (a full disk, `> /dev/full`, a closed descriptor).
+pub fn stdout_error(err: std::io::Error) -> anyhow::Error {
+    anyhow::anyhow!("cannot write to stdout: {err}")
 }
 
 /// Colors on each stream only when it is a terminal, never with --no-color or NO_COLOR.
@@ -40,20 +75,58 @@ fn set_colors(no_color: bool) {
     console::set_colors_enabled_stderr(color && std::io::stderr().is_terminal());
 }
 
-/// Prints an error as one line on stderr (red when stderr is a terminal).
+/// Prints an error as one line on stderr (red when stderr is a terminal). If stderr itself
+/// cannot be written there is nowhere left to say so: the exit code still tells.
 pub fn print_error(err: &anyhow::Error) {
+    use std::io::Write as _;
     let prefix = console::style("error:").for_stderr().red().bold();
-    eprintln!("{prefix} {err:#}");
+    let _ = writeln!(std::io::stderr(), "{prefix} {err:#}");
+}
+
+/// The config of a run or a validation: the file, then `--seed`, then each `--set` in order,
+/// through the sweep's override rule when there are overrides (without any, exactly
+/// `Config::load`, so plain runs are untouched).
+fn load_config(
+    path: &std::path::Path,
+    seed: Option<u64>,
+    set: &[(String, toml::Value)],
+) -> Result<Config> {
+    if set.is_empty() {
+        let mut config = Config::load(path)?;
+        if let Some(seed) = seed {
+            config.workload.seed = seed;
+        }
+        return Ok(config);
+    }
+    let mut overrides = Vec::with_capacity(set.len() + 1);
+    if let Some(seed) = seed {
+        overrides.push((
+            "workload.seed".to_string(),
+            toml::Value::Integer(
+                i64::try_from(seed)
+                    .context("--seed is above 2^63 - 1, which a config cannot hold")?,
+            ),
+        ));
+    }
+    overrides.extend(set.iter().cloned());
+    Ok(inference_lab::sweep::config_with_overrides(
+        path, &overrides,
+    )?)
 }
 
 fn run(args: &RunArgs) -> Result<()> {
     set_colors(args.no_color);
+    // `-o -`: stdout carries the JSON alone, so nothing else may be printed there.
+    let json_to_stdout = args.output.as_deref().is_some_and(|p| p.as_os_str() == "-");
+    let report = !args.quiet && !json_to_stdout;
 
-    let mut config = Config::load(&args.config)?;
-    if let Some(seed) = args.seed {
-        config.workload.seed = seed;
-    }
-    apply_dataset_flags(&mut config, args)?;
+    let mut config = load_config(&args.config, args.seed, &args.set)?;
+    apply_dataset_flags(
+        &mut config,
+        &args.config,
+        args.tokenizer.as_deref(),
+        args.chat_template.as_deref(),
+    )?;
     if args.verbose && !args.quiet {
         report::print_derived(&config)?;
     }
@@ -85,12 +158,20 @@ fn run(args: &RunArgs) -> Result<()> {
         if let Some(info) = dataset_info {
             doc["dataset"] = info;
         }
-        let text = serde_json::to_string_pretty(&doc)?;
-        std::fs::write(path, text + "\n")
-            .with_context(|| format!("cannot write {}", path.display()))?;
+        let text = serde_json::to_string_pretty(&doc)? + "\n";
+        if json_to_stdout {
+            out!("{text}");
+        } else {
+            std::fs::write(path, text)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
     }
     if !args.quiet {
-        report::print_summary(&config, &summary);
+        report::warn_overload(&summary);
+    }
+    if report {
+        report::print_summary(&mut std::io::stdout().lock(), &config, &summary)
+            .map_err(stdout_error)?;
     }
     Ok(())
 }
@@ -98,22 +179,27 @@ fn run(args: &RunArgs) -> Result<()> {
 /// `--tokenizer` and `--chat-template` (relative to the working directory) override the
 /// config's workload.tokenizer and workload.chat_template; outside dataset mode they are an
 /// error rather than silently ignored.
-fn apply_dataset_flags(config: &mut Config, args: &RunArgs) -> Result<()> {
+fn apply_dataset_flags(
+    config: &mut Config,
+    config_path: &std::path::Path,
+    tokenizer: Option<&std::path::Path>,
+    chat_template: Option<&str>,
+) -> Result<()> {
     if config.workload.dataset_path.is_none() {
-        if args.tokenizer.is_some() || args.chat_template.is_some() {
+        if tokenizer.is_some() || chat_template.is_some() {
             bail!(
                 "--tokenizer and --chat-template apply to dataset mode only, but {} sets no \
                  workload.dataset_path",
-                args.config.display()
+                config_path.display()
             );
         }
         return Ok(());
     }
-    if let Some(path) = &args.tokenizer {
-        let abs = std::path::absolute(path).unwrap_or_else(|_| path.clone());
+    if let Some(path) = tokenizer {
+        let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
         config.workload.tokenizer = Some(abs.display().to_string());
     }
-    if let Some(template) = &args.chat_template {
+    if let Some(template) = chat_template {
         let as_file = std::path::Path::new(template);
         config.workload.chat_template = Some(if as_file.is_file() {
             std::path::absolute(as_file)
@@ -121,7 +207,7 @@ fn apply_dataset_flags(config: &mut Config, args: &RunArgs) -> Result<()> {
                 .display()
                 .to_string()
         } else {
-            template.clone()
+            template.to_string()
         });
     }
     Ok(())

@@ -7,7 +7,8 @@ use inference_lab::workload::dataset::Dataset;
 use inference_lab::{Config, RunSummary, VERSION};
 use serde_json::Value;
 
-/// The `-o` JSON: every metric at its documented path, plus the resolved config and version.
+/// The `-o` JSON: every metric under its column name in `metrics` and at its seed-era path,
+/// plus the resolved config and version.
 pub fn json_document(config: &Config, summary: &RunSummary) -> Result<Value> {
     let mut doc = summary.to_json();
     let obj = doc.as_object_mut().expect("metrics are an object");
@@ -16,145 +17,199 @@ pub fn json_document(config: &Config, summary: &RunSummary) -> Result<Value> {
     Ok(doc)
 }
 
-fn heading(title: &str) {
-    println!("\n{}", style(title).bold().underlined());
-}
+mod table;
 
-fn row(label: &str, value: String) {
-    println!("  {label:<22}{value:>16}");
-}
+use std::io::{self, Write};
+
+use table::{count, number, write_table, Layout, Table};
 
 fn ms(v: Option<f64>) -> String {
-    v.map_or_else(|| "-".into(), |x| format!("{x:.2}"))
+    v.map_or_else(|| "-".into(), |x| number(x, 2))
 }
 
 fn pct(x: f64) -> String {
     format!("{:.1}%", x * 100.0)
 }
 
-fn latency_row(label: &str, d: &DistStats) {
-    println!(
-        "  {label:<8}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}",
-        ms(d.mean),
-        ms(d.p50),
-        ms(d.p90),
-        ms(d.p95),
-        ms(d.p99),
-        ms(d.min),
-        ms(d.max)
-    );
+fn latency_cells(d: &DistStats) -> Vec<String> {
+    [d.mean, d.p50, d.p90, d.p95, d.p99, d.min, d.max]
+        .into_iter()
+        .map(ms)
+        .collect()
 }
 
-/// The final report, as aligned tables on stdout.
-pub fn print_summary(config: &Config, s: &RunSummary) {
+/// The final report as aligned tables. Every column is as wide as its widest value, so
+/// nothing overflows; the one-value tables share one layout so their numbers line up too.
+pub fn print_summary(out: &mut impl Write, config: &Config, s: &RunSummary) -> io::Result<()> {
     let w = &config.workload;
-    println!(
+    writeln!(
+        out,
         "{} on {}: {} policy, {} arrivals, seed {}",
         style(&config.model.name).bold(),
         style(&config.hardware.name).bold(),
         config.scheduler.policy.name(),
         w.arrival_pattern.name(),
         w.seed
+    )?;
+
+    let mut latency = Table::new("Latency (ms)");
+    latency.header = Some(
+        ["mean", "p50", "p90", "p95", "p99", "min", "max"]
+            .map(String::from)
+            .to_vec(),
     );
+    latency.row("TTFT", latency_cells(&s.ttft_ms));
+    latency.row("E2E", latency_cells(&s.e2e_ms));
+    latency.row("TPOT", latency_cells(&s.tpot_ms));
+    latency.row("ITL", latency_cells(&s.itl_ms));
 
-    heading("Latency (ms)");
-    println!(
-        "  {:<8}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}",
-        "", "mean", "p50", "p90", "p95", "p99", "min", "max"
-    );
-    latency_row("TTFT", &s.ttft_ms);
-    latency_row("E2E", &s.e2e_ms);
-    latency_row("TPOT", &s.tpot_ms);
-    latency_row("ITL", &s.itl_ms);
+    let mut throughput = Table::new("Throughput");
+    throughput.row("input tokens/s", vec![number(s.input_tokens_per_s, 1)]);
+    throughput.row("output tokens/s", vec![number(s.output_tokens_per_s, 1)]);
+    throughput.row("requests/s", vec![number(s.requests_per_s, 3)]);
+    if let (Some(offered), Some(served)) = (s.offered_requests_per_s, s.served_requests_per_s) {
+        throughput.row("offered requests/s", vec![number(offered, 3)]);
+        throughput.row("served requests/s", vec![number(served, 3)]);
+    }
 
-    heading("Throughput");
-    row("input tokens/s", format!("{:.1}", s.input_tokens_per_s));
-    row("output tokens/s", format!("{:.1}", s.output_tokens_per_s));
-    row("requests/s", format!("{:.3}", s.requests_per_s));
+    let mut utilisation = Table::new("Utilisation (time-weighted)");
+    utilisation.row("KV cache", vec![pct(s.kv_cache_util_mean)]);
+    utilisation.row("FLOPS", vec![pct(s.flops_util_mean)]);
+    utilisation.row("bandwidth", vec![pct(s.bandwidth_util_mean)]);
+    utilisation.row("busy", vec![pct(s.busy_fraction)]);
 
-    heading("Utilisation (time-weighted)");
-    row("KV cache", pct(s.kv_cache_util_mean));
-    row("FLOPS", pct(s.flops_util_mean));
-    row("bandwidth", pct(s.bandwidth_util_mean));
-    row("busy", pct(s.busy_fraction));
+    let mut preemptions = Table::new("Preemptions");
+    preemptions.row("total", vec![count(s.preemptions_total)]);
+    preemptions.row("per request", vec![number(s.preemptions_per_request, 3)]);
 
-    heading("Preemptions");
-    row("total", s.preemptions_total.to_string());
-    row("per request", format!("{:.3}", s.preemptions_per_request));
+    let mut prefix = Table::new("Prefix cache (tokens)");
+    prefix.row("hits", vec![count(s.prefix_cache_hits)]);
+    prefix.row("misses", vec![count(s.prefix_cache_misses)]);
+    prefix.row("hit rate", vec![pct(s.prefix_cache_hit_rate)]);
 
-    heading("Prefix cache (tokens)");
-    row("hits", s.prefix_cache_hits.to_string());
-    row("misses", s.prefix_cache_misses.to_string());
-    row("hit rate", pct(s.prefix_cache_hit_rate));
-
-    heading("Summary");
-    row(
+    let mut summary = Table::new("Summary");
+    summary.row(
         "requests completed",
-        format!("{} / {}", s.requests_completed, s.requests_total),
+        vec![format!(
+            "{} / {}",
+            count(s.requests_completed),
+            count(s.requests_total)
+        )],
     );
-    row("input tokens", s.input_tokens.to_string());
-    row("output tokens", s.output_tokens.to_string());
-    row("simulated time", format!("{:.3} s", s.simulated_seconds));
-    row("engine steps", s.steps.to_string());
+    summary.row("input tokens", vec![count(s.input_tokens)]);
+    summary.row("output tokens", vec![count(s.output_tokens)]);
+    summary.row(
+        "simulated time",
+        vec![format!("{} s", number(s.simulated_seconds, 3))],
+    );
+    summary.row("engine steps", vec![count(s.steps)]);
+
+    write_table(out, &latency, &Layout::of(&[&latency], 8, 10))?;
+    let singles = [&throughput, &utilisation, &preemptions, &prefix, &summary];
+    let layout = Layout::of(&singles, 22, 16);
+    for table in singles {
+        write_table(out, table, &layout)?;
+    }
+    Ok(())
 }
 
-/// What the config implies, for checking numbers by hand (stderr, with -v).
-pub fn print_derived(config: &Config) -> Result<()> {
+/// Warns on stderr when an open-loop run could not keep up with its arrivals (see
+/// `LoadCheck` in the metrics collector for the criterion).
+pub fn warn_overload(s: &RunSummary) {
+    if let (true, Some(offered), Some(served)) = (
+        s.overloaded,
+        s.offered_requests_per_s,
+        s.served_requests_per_s,
+    ) {
+        let warn = style("warning:").for_stderr().yellow().bold();
+        let _ = writeln!(
+            io::stderr(),
+            "{warn} offered {} req/s, served {} req/s: overloaded; latencies grow with the \
+             run's length",
+            number(offered, 1),
+            number(served, 1)
+        );
+    }
+}
+
+/// What the config implies, for checking numbers by hand: (what, value) pairs.
+pub fn derived(config: &Config) -> Result<Vec<(&'static str, String)>> {
     let kv_bytes = config.hardware.kv_cache_bytes(&config.model)?;
     let per_token = config.kv_bytes_per_token();
     let blocks = config.kv_cache_blocks()?;
     let m = &config.model;
-    eprintln!("derived from the config:");
-    eprintln!(
-        "  weights            {:.3} GB ({} params x {} B)",
-        m.num_parameters as f64 * config.hardware.bytes_per_param / 1e9,
-        m.num_parameters,
-        config.hardware.bytes_per_param
-    );
-    eprintln!("  KV cache           {:.3} GB", kv_bytes / 1e9);
-    eprintln!(
-        "  KV bytes/token     {per_token} (2 x {} kv heads x {} head_dim x {} B x {} layers)",
-        m.kv_heads(),
-        m.head_dim(),
-        config.hardware.bytes_per_param,
-        m.num_layers
-    );
-    eprintln!(
-        "  KV blocks          {blocks} x {} tokens = {} tokens",
-        config.scheduler.block_size,
-        blocks * u64::from(config.scheduler.block_size)
-    );
-    eprintln!("  active params      {}", m.active_parameters());
     let hw = &config.hardware;
-    eprintln!(
-        "  step time          {}",
-        if hw.is_calibrated() {
+    Ok(vec![
+        (
+            "weights",
             format!(
-                "calibrated: compute x{}, attention x{}, weights x{}, KV x{} of peak; overlap {}, \
-                 softness {}, causal {}; overheads {} s/step + {} s/layer + {} s/sequence",
-                hw.compute_efficiency,
-                hw.attention_efficiency,
-                hw.memory_efficiency,
-                hw.kv_memory_efficiency,
-                hw.attention_overlap,
-                hw.roofline_softness,
-                hw.causal_attention,
-                hw.step_overhead,
-                hw.layer_overhead,
-                hw.sequence_overhead
-            )
-        } else {
-            "roofline (no calibration parameters set)".to_string()
-        }
-    );
-    eprintln!(
-        "  prefill chunk cap  {}",
-        config
-            .scheduler
-            .prefill_chunk_cap(m.max_seq_len)
-            .filter(|_| config.scheduler.enable_chunked_prefill)
-            .map_or("none".to_string(), |c| c.to_string())
-    );
+                "{:.3} GB ({} params x {} B)",
+                m.num_parameters as f64 * hw.bytes_per_param / 1e9,
+                count(m.num_parameters),
+                hw.bytes_per_param
+            ),
+        ),
+        ("KV cache", format!("{:.3} GB", kv_bytes / 1e9)),
+        (
+            "KV bytes/token",
+            format!(
+                "{per_token} (2 x {} kv heads x {} head_dim x {} B x {} layers)",
+                m.kv_heads(),
+                m.head_dim(),
+                hw.bytes_per_param,
+                m.num_layers
+            ),
+        ),
+        (
+            "KV blocks",
+            format!(
+                "{} x {} tokens = {} tokens",
+                count(blocks),
+                config.scheduler.block_size,
+                count(blocks * u64::from(config.scheduler.block_size))
+            ),
+        ),
+        ("active params", count(m.active_parameters())),
+        (
+            "step time",
+            if hw.is_calibrated() {
+                format!(
+                    "calibrated: compute x{}, attention x{}, weights x{}, KV x{} of peak; \
+                     overlap {}, softness {}, causal {}; overheads {} s/step + {} s/layer + {} \
+                     s/sequence",
+                    hw.compute_efficiency,
+                    hw.attention_efficiency,
+                    hw.memory_efficiency,
+                    hw.kv_memory_efficiency,
+                    hw.attention_overlap,
+                    hw.roofline_softness,
+                    hw.causal_attention,
+                    hw.step_overhead,
+                    hw.layer_overhead,
+                    hw.sequence_overhead
+                )
+            } else {
+                "roofline (no calibration parameters set)".to_string()
+            },
+        ),
+        (
+            "prefill chunk cap",
+            config
+                .scheduler
+                .prefill_chunk_cap(m.max_seq_len)
+                .filter(|_| config.scheduler.enable_chunked_prefill)
+                .map_or("none".to_string(), |c| count(u64::from(c))),
+        ),
+    ])
+}
+
+/// The derived quantities, one per line (stderr, with -v).
+pub fn print_derived(config: &Config) -> Result<()> {
+    let mut text = String::from("derived from the config:\n");
+    for (what, value) in derived(config)? {
+        text.push_str(&format!("  {what:<19}{value}\n"));
+    }
+    let _ = io::stderr().write_all(text.as_bytes());
     Ok(())
 }
 
@@ -192,4 +247,93 @@ pub fn dataset_json(config: &Config, dataset: &Dataset) -> Value {
         "prompt_tokens_total": dataset.prompts.iter().map(|p| u64::from(p.prompt_len)).sum::<u64>(),
         "cycled": requests > lines,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A summary whose every value is far wider than the default columns.
+    fn huge_summary() -> RunSummary {
+        let huge = DistStats {
+            count: 10_000_000_000,
+            mean: Some(1.0e7),
+            p50: Some(1.0e7),
+            p90: Some(1.2e7),
+            p95: Some(1.5e7),
+            p99: Some(9.9e7),
+            min: Some(0.5),
+            max: Some(1.0e8),
+        };
+        RunSummary {
+            ttft_ms: huge,
+            e2e_ms: huge,
+            tpot_ms: DistStats::default(),
+            itl_ms: huge,
+            input_tokens_per_s: 1.0e10,
+            output_tokens_per_s: 1.0e10,
+            requests_per_s: 1.0e7,
+            preemptions_total: 10_000_000_000,
+            prefix_cache_hits: 10_000_000_000,
+            prefix_cache_misses: 10_000_000_000,
+            requests_completed: 10_000_000_000,
+            requests_total: 10_000_000_000,
+            input_tokens: 10_000_000_000,
+            output_tokens: 10_000_000_000,
+            simulated_seconds: 1.0e7,
+            steps: 10_000_000_000,
+            offered_requests_per_s: Some(1.0e7),
+            served_requests_per_s: Some(1.0e6),
+            ..RunSummary::default()
+        }
+    }
+
+    fn config() -> Config {
+        Config::load(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tiny.toml").as_ref())
+            .expect("the tiny config")
+    }
+
+    #[test]
+    fn huge_values_keep_every_table_aligned() {
+        let mut text = Vec::new();
+        print_summary(&mut text, &config(), &huge_summary()).expect("write to memory");
+        let text = String::from_utf8(text).expect("UTF-8");
+        // Tables are separated by blank lines; their first line is the title.
+        let tables: Vec<&str> = text.split("\n\n").skip(1).collect();
+        assert_eq!(tables.len(), 6, "{text}");
+        for table in &tables {
+            let widths: Vec<usize> = table.lines().skip(1).map(|l| l.chars().count()).collect();
+            assert!(
+                widths.iter().all(|&w| w == widths[0]),
+                "ragged table {widths:?}:\n{table}"
+            );
+        }
+        // Every single-value table shares one layout.
+        let single: Vec<usize> = tables[1..]
+            .iter()
+            .flat_map(|t| t.lines().skip(1).map(|l| l.chars().count()))
+            .collect();
+        assert!(single.iter().all(|&w| w == single[0]), "{single:?}\n{text}");
+        assert!(text.contains("10,000,000.00"), "{text}");
+        assert!(text.contains("10,000,000,000 / 10,000,000,000"), "{text}");
+        assert!(
+            text.contains("  -"),
+            "an undefined statistic prints as -:\n{text}"
+        );
+    }
+
+    #[test]
+    fn the_report_fails_when_its_writer_does() {
+        struct Full;
+        impl Write for Full {
+            fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+                Err(io::Error::from(io::ErrorKind::StorageFull))
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let err = print_summary(&mut Full, &config(), &huge_summary()).expect_err("a full writer");
+        assert_eq!(err.kind(), io::ErrorKind::StorageFull);
+    }
 }

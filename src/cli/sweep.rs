@@ -130,7 +130,7 @@ pub fn main(args: &SweepArgs) -> Result<ExitCode> {
         };
         if shard.is_whole() {
             cluster::note_merged_shards(&outcome);
-            println!(
+            outln!(
                 "sweep {}: {} runs over {} points ({} ran, {} already done, {failed}) in {:.2} s on {threads} threads -> {}",
                 spec.name,
                 outcome.runs,
@@ -141,7 +141,7 @@ pub fn main(args: &SweepArgs) -> Result<ExitCode> {
                 out_dir.display()
             );
         } else {
-            println!(
+            outln!(
                 "sweep {} shard {shard}: {} of {} runs ({} ran, {} already done, {failed}) in {:.2} s on {threads} threads -> {} (tables: inference-lab sweep merge {} once every shard is done)",
                 spec.name,
                 outcome.runs,
@@ -252,7 +252,7 @@ fn print_dry_run(
             .is_some_and(|rec| rec.is_ok())
     };
     let done = (0..grid.runs.len()).filter(is_done).count();
-    println!(
+    outln!(
         "sweep {}: {} points x {seeds} seeds = {} runs ({} excluded), {} invalid, {done} already done; results -> {}",
         spec.name,
         grid.points,
@@ -265,7 +265,7 @@ fn print_dry_run(
         let weight = |i: &usize| sweep::shard::weight(grid.runs[*i].cost) as f64;
         let total: f64 = (0..grid.runs.len()).map(|i| weight(&i)).sum();
         let share: f64 = mine.iter().map(weight).sum();
-        println!(
+        outln!(
             "shard {shard}: {} of {} runs ({:.1}% of the expected cost), {} of them already done",
             mine.len(),
             grid.runs.len(),
@@ -312,12 +312,12 @@ fn print_dry_run(
             .collect::<Vec<_>>()
             .join("  ")
     };
-    println!("{}", style(line(&header)).bold());
+    outln!("{}", style(line(&header)).bold());
     for row in &rows {
-        println!("{}", line(row));
+        outln!("{}", line(row));
     }
     if mine.len() > rows.len() {
-        println!("... {} more", mine.len() - rows.len());
+        outln!("... {} more", mine.len() - rows.len());
     }
     warn_invalid(grid, mine);
     Ok(())

@@ -11,7 +11,8 @@ use crate::Result;
 pub enum Policy {
     /// First come, first served (by arrival time).
     Fcfs,
-    /// Shortest output first.
+    /// Shortest output first. `sjf` (shortest job first) is the seed system's name for it.
+    #[serde(alias = "sjf")]
     Sof,
     /// Shortest input (prompt) first.
     Sif,

@@ -236,3 +236,12 @@ fn calibration_keys_default_to_the_roofline_and_are_checked() {
         assert!(err.contains(says), "{line}: {err}");
     }
 }
+
+#[test]
+fn sjf_is_the_seed_era_name_of_shortest_output_first() {
+    let sjf = Config::from_toml_str(&minimal("").replace("\"fcfs\"", "\"sjf\"")).expect("sjf");
+    assert_eq!(sjf.scheduler.policy, Policy::Sof);
+    // Written back under the one name.
+    let json = serde_json::to_value(&sjf.scheduler).expect("serialise");
+    assert_eq!(json["policy"], "sof");
+}

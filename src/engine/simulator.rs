@@ -75,6 +75,8 @@ pub struct Simulator {
     pub(super) metrics: Collector,
     pub(super) now: f64,
     last_completion: f64,
+    /// Arrivals do not depend on completions (not closed_loop, not batched).
+    open_loop: bool,
     log_interval: u64,
     /// Never take the decode fast path (see decode_span.rs).
     pub(super) step_by_step: bool,
@@ -127,6 +129,7 @@ impl Simulator {
             metrics: Collector::default(),
             now: 0.0,
             last_completion: 0.0,
+            open_loop: config.workload.arrival_pattern.uses_rate(),
             log_interval: config.simulation.log_interval,
             step_by_step: config.simulation.step_by_step,
             span_scratch: Default::default(),
@@ -404,7 +407,8 @@ impl Simulator {
     fn finish(self) -> RunSummary {
         let total = self.workload.generated();
         let blocks = u64::from(self.kv.num_blocks());
-        self.metrics.finish(self.last_completion, total, blocks)
+        self.metrics
+            .finish(self.last_completion, total, blocks, self.open_loop)
     }
 
     /// Ends the run now and summarises it (for callers driving [`step`](Self::step) themselves).

@@ -3,8 +3,10 @@
 //! [`RunSummary::metrics`] lists every metric once, with its flat snake_case column name (unit
 //! in the name) and the JSON path(s) it is written to. The `-o` JSON, and the sweep's CSV and
 //! Parquet tables, are all built from that list, so a metric added here appears everywhere.
-//! The JSON paths keep those that users of the seed-era CLI parse (`latency_metrics.ttft_ms.p99`,
-//! `throughput_metrics.output_tokens_per_sec`, ...); everything else sits beside them.
+//! The JSON carries every metric under its column name in a flat `metrics` object (one
+//! vocabulary for JSON and tables), and again at the nested paths that users of the seed-era
+//! CLI parse (`latency_metrics.ttft_ms.p99`, `throughput_metrics.output_tokens_per_sec`, ...),
+//! kept as aliases; metrics newer than the seed era have no alias.
 
 use serde_json::{Map, Value};
 
@@ -49,6 +51,13 @@ pub struct RunSummary {
     pub simulated_seconds: f64,
     pub steps: u64,
     pub kv_cache_blocks: u64,
+    /// Open-loop runs: arrivals per second over the second half of the arrival span (see
+    /// [`LoadCheck`](super::collector::LoadCheck)); None for closed_loop and batched.
+    pub offered_requests_per_s: Option<f64>,
+    /// Open-loop runs: completions per second over the same window.
+    pub served_requests_per_s: Option<f64>,
+    /// The engine served clearly less than it was offered and its queue grew.
+    pub overloaded: bool,
 }
 
 /// A metric's value: counts stay integers, an undefined statistic is null.
@@ -118,7 +127,7 @@ impl RunSummary {
             &'static str,
             &'static [&'static [&'static str]],
             MetricValue,
-        ); 20] = [
+        ); 22] = [
             (
                 "input_tokens_per_s",
                 &[&["throughput_metrics", "input_tokens_per_sec"]],
@@ -215,6 +224,17 @@ impl RunSummary {
                 &[&["latency_metrics", "itl_ms", "count"]],
                 c(self.itl_ms.count),
             ),
+            // Newer than the seed era: in the flat `metrics` object only.
+            (
+                "offered_requests_per_s",
+                &[],
+                MetricValue::Float(self.offered_requests_per_s),
+            ),
+            (
+                "served_requests_per_s",
+                &[],
+                MetricValue::Float(self.served_requests_per_s),
+            ),
         ];
         m.extend(rows.into_iter().map(|(name, json_paths, value)| Metric {
             name,
@@ -229,14 +249,20 @@ impl RunSummary {
         RunSummary::default().metrics()
     }
 
-    /// The metrics as nested JSON objects (keys sorted, as the seed-era CLI wrote them).
+    /// The metrics as JSON: every metric under its column name in the flat `metrics` object
+    /// (the primary names, the same as the sweep tables'), and again at its seed-era nested
+    /// path(s), which scripts written for the seed-era CLI parse. Keys sorted.
     pub fn to_json(&self) -> Value {
         let mut root = Map::new();
+        let mut flat = Map::new();
         for metric in self.metrics() {
             for path in metric.json_paths {
                 insert_path(&mut root, path, metric.value.to_json());
             }
+            flat.insert(metric.name.to_string(), metric.value.to_json());
         }
+        root.insert("metrics".to_string(), Value::Object(flat));
+        root.insert("overloaded".to_string(), Value::Bool(self.overloaded));
         Value::Object(root)
     }
 }
@@ -252,4 +278,68 @@ fn insert_path(root: &mut Map<String, Value>, path: &[&str], value: Value) {
             .expect("metric paths do not overlap a value");
     }
     node.insert(last.to_string(), value);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dist(base: f64) -> DistStats {
+        DistStats {
+            count: base as u64,
+            mean: Some(base + 0.1),
+            min: Some(base + 0.2),
+            p50: Some(base + 0.3),
+            p90: Some(base + 0.4),
+            p95: Some(base + 0.5),
+            p99: Some(base + 0.6),
+            max: Some(base + 0.7),
+        }
+    }
+
+    #[test]
+    fn the_flat_names_are_unique_and_every_alias_holds_the_same_value() {
+        // Distinct values everywhere, so a swapped alias shows.
+        let s = RunSummary {
+            ttft_ms: dist(10.0),
+            e2e_ms: dist(20.0),
+            tpot_ms: dist(30.0),
+            itl_ms: dist(40.0),
+            input_tokens_per_s: 1.5,
+            output_tokens_per_s: 2.5,
+            requests_per_s: 3.5,
+            kv_cache_util_mean: 0.11,
+            flops_util_mean: 0.12,
+            bandwidth_util_mean: 0.13,
+            busy_fraction: 0.14,
+            preemptions_total: 5,
+            preemptions_per_request: 0.15,
+            prefix_cache_hits: 6,
+            prefix_cache_misses: 7,
+            prefix_cache_hit_rate: 0.16,
+            requests_completed: 8,
+            requests_total: 9,
+            input_tokens: 11,
+            output_tokens: 12,
+            simulated_seconds: 13.5,
+            steps: 14,
+            kv_cache_blocks: 15,
+            offered_requests_per_s: Some(16.5),
+            served_requests_per_s: Some(17.5),
+            overloaded: true,
+        };
+        let json = s.to_json();
+        let flat = json["metrics"].as_object().expect("a flat metrics object");
+        let metrics = s.metrics();
+        assert_eq!(flat.len(), metrics.len(), "two metrics share a name");
+        for m in &metrics {
+            assert_eq!(flat[m.name], m.value.to_json(), "{}", m.name);
+            for path in m.json_paths {
+                let at = path.iter().fold(&json, |node, key| &node[*key]);
+                assert_eq!(at, &m.value.to_json(), "{} at {}", m.name, path.join("."));
+            }
+        }
+        assert_eq!(json["overloaded"], true);
+        assert_eq!(flat["served_requests_per_s"], 17.5);
+    }
 }

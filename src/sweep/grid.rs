@@ -161,6 +161,40 @@ fn load_table(path: &PathBuf) -> Result<Table> {
         .map_err(|e| Error::new(format!("{}: {}", path.display(), e.message())))
 }
 
+/// A config file with `section.field = value` overrides applied in order (a later one wins),
+/// built and validated exactly as a sweep builds each of its runs: the single run's `--set`
+/// uses this, so a path means the same on the command line as in a spec.
+pub fn config_with_overrides(base_path: &Path, overrides: &[(String, Value)]) -> Result<Config> {
+    // The file alone first, so its own errors read exactly as a plain run's.
+    Config::load(base_path)?;
+    let mut table = load_table(&base_path.to_path_buf())?;
+    for (path, value) in overrides {
+        super::spec::check_path(path, "--set")?;
+        set_path(&mut table, path, value.clone());
+    }
+    let mut config = Config::from_toml_value_unvalidated(Value::Table(table)).map_err(
+        |(error_path, message)| {
+            let named = |p: &str| {
+                error_path == p
+                    || error_path.starts_with(&format!("{p}."))
+                    || message.contains(&format!("`{}`", p.rsplit('.').next().unwrap_or(p)))
+            };
+            match overrides.iter().rev().find(|(p, _)| named(p)) {
+                Some((p, v)) => Error::new(format!("--set {p}={v}: {message}")),
+                None => Error::new(format!("{}: {message}", base_path.display())),
+            }
+        },
+    )?;
+    config.base_dir = base_path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    config
+        .validate()
+        .map_err(|e| e.context(format!("{} with --set", base_path.display())))?;
+    Ok(config)
+}
+
 /// Sets `section.field` in a config table, creating the section if the base lacks it.
 fn set_path(table: &mut Table, path: &str, value: Value) {
     let (section, field) = path.split_once('.').expect("spec paths are section.field");

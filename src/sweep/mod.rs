@@ -24,7 +24,7 @@ use std::time::{Instant, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-pub use grid::{expand, Grid, RunPoint};
+pub use grid::{config_with_overrides, expand, Grid, RunPoint};
 pub use journal::JournalFile;
 pub use runner::SweepProgress;
 pub use shard::Shard;

@@ -319,7 +319,9 @@ fn flatten(table: &Table, where_: &str) -> Result<Vec<(String, Value)>> {
     Ok(out)
 }
 
-fn check_path(path: &str, where_: &str) -> Result<()> {
+/// Checks that `path` is `section.field` with a known section; `where_` names the place it was
+/// given (`set`, `axes`, `--set`) in the error.
+pub(crate) fn check_path(path: &str, where_: &str) -> Result<()> {
     let mut parts = path.split('.');
     let section = parts.next().unwrap_or("");
     if !SECTIONS.contains(&section)

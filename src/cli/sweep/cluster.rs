@@ -88,7 +88,7 @@ pub fn merge_main(args: &MergeArgs) -> Result<ExitCode> {
                 .red()
                 .to_string()
         };
-        println!(
+        outln!(
             "sweep {}: merged {} runs over {} points from {} journals ({} ok, {failed}, {missing}) in {:.2} s -> {}",
             spec.name,
             outcome.runs,
@@ -259,7 +259,7 @@ pub fn slurm_main(args: &SweepArgs, sweeps: &[(SweepSpec, Grid)]) -> Result<Exit
     let total_todo: usize = todo.iter().sum();
     let submit = plan.submit_script_path();
     if !args.quiet {
-        println!(
+        outln!(
             "sweep {}: wrote {} (array of {shards} tasks over {runs} runs, {total_todo} to do), {} and {}",
             spec.name,
             plan.array_script_path().display(),
@@ -269,7 +269,7 @@ pub fn slurm_main(args: &SweepArgs, sweeps: &[(SweepSpec, Grid)]) -> Result<Exit
     }
     if pending.is_empty() {
         if !args.quiet {
-            println!(
+            outln!(
                 "every run already has an ok record: nothing to submit (tables: inference-lab sweep merge {})",
                 quote(&out_dir)
             );
@@ -279,7 +279,7 @@ pub fn slurm_main(args: &SweepArgs, sweeps: &[(SweepSpec, Grid)]) -> Result<Exit
     let indices = (pending.len() < shards).then(|| slurm_ranges(&pending));
     if !args.submit {
         if !args.quiet {
-            println!(
+            outln!(
                 "submit with: {}{}   (or add --submit)",
                 quote(&submit),
                 indices
