@@ -5,7 +5,7 @@
 //! converge), with a one-line message naming the file and the row.
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
@@ -157,6 +157,9 @@ fn options(args: &FitArgs) -> Result<FitOptions> {
 
 fn fit(args: &FitArgs) -> Result<()> {
     super::set_colors(args.no_color);
+    if let Some(path) = &args.output {
+        refuse_overwriting(path, &[("--steps", &args.steps)])?;
+    }
     let options = options(args)?;
     let config = Config::load(&args.config)?;
     let steps = calibrate::read_steps(&args.steps)?;
@@ -193,6 +196,24 @@ fn fit(args: &FitArgs) -> Result<()> {
         );
         if let Some(path) = &args.output {
             outln!("\nwrote {}", path.display());
+        }
+    }
+    Ok(())
+}
+
+/// Refuses an output file that is one of the inputs: writing it would destroy the data the
+/// command reads (the measured steps cannot be regenerated).
+fn refuse_overwriting(output: &Path, inputs: &[(&str, &Path)]) -> Result<()> {
+    let Ok(out) = output.canonicalize() else {
+        return Ok(()); // not there yet: no input can be it
+    };
+    for (flag, input) in inputs {
+        if input.canonicalize().is_ok_and(|i| i == out) {
+            bail!(
+                "-o {} is the {flag} file: writing there would overwrite the input; name \
+                 another output file",
+                output.display()
+            );
         }
     }
     Ok(())
@@ -418,6 +439,12 @@ fn fit_report(
 
 fn predict(args: &PredictArgs) -> Result<()> {
     super::set_colors(args.no_color);
+    if let Some(path) = args.output.as_ref().filter(|p| p.as_os_str() != "-") {
+        refuse_overwriting(
+            path,
+            &[("--steps", &args.steps), ("--config", &args.config)],
+        )?;
+    }
     let config = Config::load(&args.config)?;
     let steps = calibrate::read_steps(&args.steps)?;
     let predicted = calibrate::predict(&config, &steps)?;

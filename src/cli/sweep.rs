@@ -25,8 +25,7 @@ pub fn main(args: &SweepArgs) -> Result<ExitCode> {
     super::set_colors(args.no_color);
     let formats = Formats::parse(&args.format)?;
     let threads = match args.threads {
-        Some(0) => bail!("-j/--threads 0: give at least 1 thread"),
-        Some(n) => n,
+        Some(n) => sweep::limits::check_threads(n)?,
         None => std::thread::available_parallelism().map_or(1, |n| n.get()),
     };
     let paths = spec_paths(&args.specs)?;
@@ -121,6 +120,7 @@ pub fn main(args: &SweepArgs) -> Result<ExitCode> {
         if args.quiet {
             continue;
         }
+        report_failures(grid, &outcome.failures);
         let failed = if outcome.failed > 0 {
             style(format!("{} failed", outcome.failed))
                 .red()
@@ -221,6 +221,24 @@ fn warn_invalid(grid: &Grid, runs: &[usize]) {
     }
 }
 
+/// Names the failed runs (the first few) with their first error line, on stderr.
+fn report_failures(grid: &Grid, failures: &[(usize, String)]) {
+    if failures.is_empty() {
+        return;
+    }
+    eprintln!(
+        "{} {} runs failed (error rows in the tables):",
+        style("error:").for_stderr().red().bold(),
+        failures.len()
+    );
+    for (i, error) in failures.iter().take(10) {
+        eprintln!("  {}: {error}", describe_point(grid, &grid.runs[*i]));
+    }
+    if failures.len() > 10 {
+        eprintln!("  ... and {} more", failures.len() - 10);
+    }
+}
+
 pub(super) fn describe_point(grid: &Grid, run: &sweep::RunPoint) -> String {
     let mut parts: Vec<String> = grid
         .columns
@@ -241,6 +259,8 @@ fn print_dry_run(
     mine: &[usize],
 ) -> Result<()> {
     let seeds = spec.seeds.as_ref().map_or(1, Vec::len);
+    // The run itself would refuse a foreign folder: say so now.
+    sweep::folder::check(out_dir)?;
     let records = if force {
         Default::default()
     } else {

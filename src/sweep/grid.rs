@@ -4,13 +4,15 @@
 //! the runs of one point are adjacent. Every run's config is built up front: a path the
 //! config schema does not know, or a value of the wrong type, aborts the sweep before anything
 //! runs, naming the axis and value; a config that parses but fails validation (a KV cache too
-//! small for one combination, say) is kept as a run that fails with that message, so the
-//! rest of the grid still runs.
+//! small for one combination, say), or whose run would need more memory than
+//! [`limits::MAX_RUN_BYTES`], is kept as a run that fails with that message, so the rest of
+//! the grid still runs.
 
 use std::path::{Path, PathBuf};
 
 use toml::{Table, Value};
 
+use super::limits;
 use super::spec::{SweepSpec, BASE_AXIS, SEED_PATH};
 use crate::config::{Config, LengthDist};
 use crate::{bail, Error, Result, VERSION};
@@ -49,9 +51,6 @@ impl Grid {
     }
 }
 
-/// Refuse grids that would take more memory to list than to run.
-const MAX_RUNS: usize = 5_000_000;
-
 pub fn expand(spec: &SweepSpec) -> Result<Grid> {
     let mut columns = Vec::new();
     if spec.has_base_axis() {
@@ -64,13 +63,12 @@ pub fn expand(spec: &SweepSpec) -> Result<Grid> {
         Some(s) => s.iter().copied().map(Some).collect(),
         None => vec![None],
     };
-    let combos: usize = spec.axes.iter().map(|a| a.len()).product::<usize>() * spec.bases.len();
-    if combos.saturating_mul(seeds.len()) > MAX_RUNS {
-        bail!(
-            "the grid has {} runs, more than {MAX_RUNS}: split it into several specs",
-            combos.saturating_mul(seeds.len())
-        );
-    }
+    // A spec built in code skips the parser's count: check again, before listing any run.
+    let lengths: Vec<u128> = std::iter::once(spec.bases.len())
+        .chain(spec.axes.iter().map(|a| a.len()))
+        .map(|n| n as u128)
+        .collect();
+    limits::check_runs(&lengths, seeds.len() as u128)?;
 
     let mut runs = Vec::new();
     let mut points = 0;
@@ -125,7 +123,10 @@ pub fn expand(spec: &SweepSpec) -> Result<Grid> {
                 let run_id = run_id(&config);
                 let cost = expected_cost(&config);
                 let seed = config.workload.seed;
-                let config = match config.validate() {
+                let checked = config
+                    .validate()
+                    .and_then(|()| limits::check_run_memory(&config));
+                let config = match checked {
                     Ok(()) => Ok(config),
                     Err(e) => Err(e.to_string()),
                 };
@@ -229,10 +230,13 @@ fn blame(
 ) -> Error {
     let hits = |path: &str| error_path == path || error_path.starts_with(&format!("{path}."));
     if let Some((path, value)) = overrides.iter().find(|(p, _)| hits(p)) {
-        return Error::new(format!("axis {path} = {value}: {message}"));
+        return Error::new(format!("axis {path} = {}: {message}", limits::short(value)));
     }
     if let Some((path, value)) = spec.set.iter().find(|(p, _)| hits(p)) {
-        return Error::new(format!("[set] {path} = {value}: {message}"));
+        return Error::new(format!(
+            "[set] {path} = {}: {message}",
+            limits::short(value)
+        ));
     }
     // An unknown key: serde names the section it was found in.
     if let Some((path, value)) = overrides
@@ -241,7 +245,7 @@ fn blame(
         .chain(spec.set.iter().map(|(p, v)| (p.as_str(), v)))
         .find(|(p, _)| message.contains(&format!("`{}`", p.rsplit('.').next().unwrap_or(p))))
     {
-        return Error::new(format!("{path} = {value}: {message}"));
+        return Error::new(format!("{path} = {}: {message}", limits::short(value)));
     }
     Error::new(format!("base config {}: {message}", base.display()))
 }

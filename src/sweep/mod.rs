@@ -9,8 +9,10 @@
 //! each appending to its own journal; [`merge`] builds the tables from the union of the
 //! journals, and [`slurm`] writes the job scripts that do both on a Slurm cluster.
 
+pub mod folder;
 pub mod grid;
 pub mod journal;
+pub mod limits;
 pub mod runner;
 pub mod shard;
 pub mod slurm;
@@ -55,6 +57,8 @@ pub struct SweepOutcome {
     pub ran: usize,
     /// Runs (of the grid, or of the shard) whose record is an error.
     pub failed: usize,
+    /// Those runs (indices into `grid.runs`) with the first line of their error.
+    pub failures: Vec<(usize, String)>,
     pub wall_s: f64,
     /// The journals found in the folder before running (their records count for resume).
     pub journals: Vec<JournalFile>,
@@ -150,8 +154,7 @@ impl SpecRecord {
 /// Records `spec` in `dir/spec.json` for `sweep merge` (creating `dir`); every sweep does
 /// this as it starts.
 pub fn record_spec(dir: &Path, spec: &SweepSpec) -> Result<()> {
-    std::fs::create_dir_all(dir)
-        .map_err(|e| Error::new(format!("cannot create {}: {e}", dir.display())))?;
+    folder::claim(dir)?;
     match SpecRecord::of(spec) {
         Some(record) => record.write(dir, "record"),
         None => Ok(()),
@@ -189,10 +192,9 @@ pub fn run_shard(
             dir.display()
         )));
     }
-    std::fs::create_dir_all(dir)
-        .map_err(|e| Error::new(format!("cannot create {}: {e}", dir.display())))?;
+    folder::claim(dir)?;
     if options.force {
-        remove_results(dir)?;
+        folder::remove_results(dir)?;
     }
     if let Some(record) = SpecRecord::of(spec) {
         record.write(dir, &shard.file_stem())?;
@@ -225,7 +227,7 @@ pub fn run_shard(
     if !shard.is_whole() {
         shard_manifest(None)?;
     }
-    let datasets = runner::load_datasets(grid, &todo)?;
+    let datasets = runner::load_datasets(grid, &todo);
     let mut writer = journal::JournalWriter::open_shard(dir, shard)?;
     let new = runner::execute(
         grid,
@@ -238,20 +240,22 @@ pub fn run_shard(
     let ran = new.len();
     records.extend(new);
 
-    let failed = mine
+    let failures: Vec<(usize, String)> = mine
         .iter()
-        .filter(|&&i| {
-            records
-                .get(&grid.runs[i].run_id)
-                .is_none_or(|rec| !rec.is_ok())
+        .filter_map(|&i| match records.get(&grid.runs[i].run_id) {
+            Some(rec) if rec.is_ok() => None,
+            Some(rec) => Some((i, rec.error.clone().unwrap_or_default())),
+            None => Some((i, "no record: the run did not finish".to_string())),
         })
-        .count();
+        .collect();
+    let failed = failures.len();
     let mut outcome = SweepOutcome {
         runs: mine.len(),
         points: grid.points,
         skipped,
         ran,
         failed,
+        failures,
         wall_s: 0.0,
         journals: journals.files,
     };
@@ -294,6 +298,7 @@ pub fn merge(spec: &SweepSpec, grid: &Grid, dir: &Path, formats: Formats) -> Res
     if !dir.is_dir() {
         return Err(Error::new(format!("{} is not a folder", dir.display())));
     }
+    folder::claim(dir)?;
     let journals = journal::read_all(dir)?;
     let records = &journals.records;
     let ids: HashSet<&str> = grid.runs.iter().map(|r| r.run_id.as_str()).collect();
@@ -360,34 +365,9 @@ fn write_tables(
 ) -> Result<()> {
     let mut runs = tables::runs_frame(grid, records)?;
     let mut summary = tables::summary_frame(grid, &runs)?;
+    folder::remove_stale_tables(dir, formats)?;
     tables::write(dir, "runs", &mut runs, formats)?;
     tables::write(dir, "summary", &mut summary, formats)
-}
-
-/// Removes every result file of `dir` (journals, shard manifests, tables, manifest).
-fn remove_results(dir: &Path) -> Result<()> {
-    let entries = std::fs::read_dir(dir)
-        .map_err(|e| Error::new(format!("cannot list {}: {e}", dir.display())))?;
-    for entry in entries {
-        let entry = entry.map_err(|e| Error::new(format!("cannot list {}: {e}", dir.display())))?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let is_result = journal::parse_file_name(&name).is_some()
-            || (name.starts_with("manifest.shard-") && name.ends_with(".json"))
-            || [
-                "runs.csv",
-                "runs.parquet",
-                "summary.csv",
-                "summary.parquet",
-                "manifest.json",
-            ]
-            .contains(&name.as_str());
-        if is_result {
-            let path = entry.path();
-            std::fs::remove_file(&path)
-                .map_err(|e| Error::new(format!("cannot remove {}: {e}", path.display())))?;
-        }
-    }
-    Ok(())
 }
 
 #[allow(clippy::too_many_arguments)]

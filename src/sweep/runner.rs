@@ -16,12 +16,13 @@ use crate::workload::DatasetKey;
 use crate::{Error, Result, Simulator};
 
 /// Datasets loaded once for a sweep, shared by every run that replays the same file with the
-/// same tokenizer, template, max_seq_len and block size.
-pub type Datasets = HashMap<DatasetKey, Arc<Dataset>>;
+/// same tokenizer, template, max_seq_len and block size. A dataset that fails to load is its
+/// error: the runs that replay it become error rows, the others still run.
+pub type Datasets = HashMap<DatasetKey, std::result::Result<Arc<Dataset>, String>>;
 
 /// Loads every dataset that the runs `todo` replay, each once (as many requests as the
 /// largest of those runs needs).
-pub fn load_datasets(grid: &Grid, todo: &[usize]) -> Result<Datasets> {
+pub fn load_datasets(grid: &Grid, todo: &[usize]) -> Datasets {
     let mut limits: HashMap<DatasetKey, Option<u64>> = HashMap::new();
     for &i in todo {
         let Ok(config) = &grid.runs[i].config else {
@@ -41,8 +42,13 @@ pub fn load_datasets(grid: &Grid, todo: &[usize]) -> Result<Datasets> {
     keys.sort_by(|a, b| a.0.path.cmp(&b.0.path));
     keys.into_iter()
         .map(|(key, limit)| {
-            let dataset = key.load(limit)?;
-            Ok((key, Arc::new(dataset)))
+            let loaded = catch_unwind(AssertUnwindSafe(|| key.load(limit)));
+            let dataset = match loaded {
+                Ok(Ok(dataset)) => Ok(Arc::new(dataset)),
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(payload) => Err(format!("panic: {}", panic_message(payload.as_ref()))),
+            };
+            (key, dataset)
         })
         .collect()
 }
@@ -65,7 +71,11 @@ pub fn run_one(
 ) -> RunRecord {
     let start = Instant::now();
     let simulate = |config: &crate::Config| {
-        let dataset = DatasetKey::of(config)?.and_then(|key| datasets.get(&key).cloned());
+        let dataset = match DatasetKey::of(config)?.map(|key| datasets.get(&key)) {
+            Some(Some(Err(msg))) => return Err(Error::new(msg.clone())),
+            Some(Some(Ok(dataset))) => Some(dataset.clone()),
+            Some(None) | None => None,
+        };
         Simulator::with_dataset(config, dataset)?.run()
     };
     let result = match &run.config {
@@ -87,7 +97,12 @@ pub fn run_one(
                 .map(|m| (m.name.to_string(), m.value.to_json()))
                 .collect(),
         ),
-        Err(msg) => ("error", Some(msg), serde_json::Map::new()),
+        // The first line names the problem; the row and the CLI's list stay one line each.
+        Err(msg) => (
+            "error",
+            Some(msg.lines().next().unwrap_or("").to_string()),
+            serde_json::Map::new(),
+        ),
     };
     RunRecord {
         run_id: run.run_id.clone(),
@@ -137,6 +152,8 @@ pub fn execute(
             .total_cmp(&grid.runs[a].cost)
             .then(a.cmp(&b))
     });
+    // No more workers than runs: each idle one would only cost a thread.
+    let threads = threads.min(order.len()).max(1);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .thread_name(|i| format!("sweep-{i}"))

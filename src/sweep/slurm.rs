@@ -67,17 +67,26 @@ impl SlurmPlan {
         if self.shards == 0 {
             bail!("--array-size 0: give at least 1 task");
         }
+        // #SBATCH lines are read by sbatch, not the shell: they cannot be quoted, so the
+        // paths on them must be plain (and a newline would start a shell line).
         for (what, path) in [
             ("the results folder", &self.out_dir),
             ("the working directory", &self.workdir),
         ] {
             let text = path.display().to_string();
-            if text.contains(|c: char| c.is_whitespace() || c == '%' || c == '"' || c == '\'') {
+            if let Some(c) = text.chars().find(|&c| !is_plain(c)) {
                 bail!(
-                    "{what} {text:?} holds a space, quote or %: #SBATCH lines cannot name it; \
-                     use a path without them"
+                    "{what} {text:?} holds {c:?}: #SBATCH lines cannot quote it; use a path of \
+                     letters, digits and / . _ - + , : = @ only"
                 );
             }
+        }
+        if let Some(p) = self
+            .partition
+            .as_deref()
+            .filter(|p| !p.chars().all(is_plain))
+        {
+            bail!("--partition {p:?}: a partition name is letters, digits and . _ - + , : = @");
         }
         for option in &self.extra {
             if !option.starts_with('-') || option.contains(['\n', '\r']) {
@@ -175,7 +184,7 @@ impl SlurmPlan {
     pub fn submit_script(&self) -> String {
         let n = self.shards;
         let dir = quote(&self.dir());
-        let out = self.out_dir.display();
+        let out = quote(&self.out_dir);
         format!(
             r#"#!/bin/bash
 # Submits sweep {name}: the array job ({n} tasks, one per shard), then the merge job, which
@@ -184,6 +193,7 @@ impl SlurmPlan {
 set -euo pipefail
 cd {workdir}
 dir={dir}
+out={out}
 indices=${{1:-0-{last}}}
 array=$(sbatch --parsable --array="$indices" "$dir/sweep.sbatch")
 array=${{array%%;*}}
@@ -193,7 +203,7 @@ echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) array=$array merge=$merge shards=$indices/{
 echo "submitted array job $array (shards $indices of {n}) and merge job $merge (runs when every shard has ended)"
 echo "watch:   squeue -j $array,$merge"
 echo "logs:    $dir/logs/"
-echo "results: {out}/runs.csv and summary.csv when job $merge ends (its log lists any missing runs)"
+echo "results: $out/runs.csv and summary.csv when job $merge ends (its log lists any missing runs)"
 echo "resubmit after failures: the same command again runs only what is missing"
 "#,
             name = self.name,
@@ -222,6 +232,11 @@ echo "resubmit after failures: the same command again runs only what is missing"
         }
         Ok(())
     }
+}
+
+/// A character that needs no quoting on an #SBATCH line or in the shell.
+fn is_plain(c: char) -> bool {
+    c.is_alphanumeric() || "/._-+,:=@".contains(c)
 }
 
 /// A path as one shell word: bare when it is only safe characters, else single-quoted.
@@ -331,6 +346,18 @@ mod tests {
             },
             SlurmPlan {
                 shards: 0,
+                ..plan()
+            },
+            SlurmPlan {
+                out_dir: "/home/me/r$(touch${IFS}X)".into(),
+                ..plan()
+            },
+            SlurmPlan {
+                workdir: "/home/me/`id`".into(),
+                ..plan()
+            },
+            SlurmPlan {
+                partition: Some("gpu\nrm -rf ~".into()),
                 ..plan()
             },
         ] {

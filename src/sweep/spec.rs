@@ -28,7 +28,9 @@ use std::path::{Path, PathBuf};
 
 use toml::{Table, Value};
 
+use super::limits;
 use crate::{bail, Error, Result};
+use exclude::{check_exclusion_values, parse_exclusion};
 
 /// The path of the seed axis: what the summary folds over.
 pub const SEED_PATH: &str = "workload.seed";
@@ -113,6 +115,7 @@ impl SweepSpec {
             None => bail!("missing key `name` (the results folder is results/<name>/)"),
         };
         let bases = parse_bases(table.get("base"), dir)?;
+        limits::check_size(&table, bases.len())?;
 
         let set = match table.get("set") {
             None => Vec::new(),
@@ -194,6 +197,7 @@ impl SweepSpec {
                 }
             }
         }
+        check_exclusion_values(&exclude, &axes, &bases)?;
         Ok(SweepSpec {
             name,
             path: path.to_path_buf(),
@@ -295,7 +299,7 @@ fn parse_bases(value: Option<&Value>, dir: &Path) -> Result<Vec<(String, PathBuf
 /// Turns `{ scheduler = { policy = [...] } }` (what dotted keys parse to) and
 /// `{ "scheduler.policy" = [...] }` into ("scheduler.policy", value) pairs. Paths stop at
 /// `section.field`: deeper tables are a field's value.
-fn flatten(table: &Table, where_: &str) -> Result<Vec<(String, Value)>> {
+pub(super) fn flatten(table: &Table, where_: &str) -> Result<Vec<(String, Value)>> {
     let mut out = Vec::new();
     for (key, value) in table {
         if key.contains('.') {
@@ -377,10 +381,15 @@ fn range_values(path: &str, t: &Table) -> Result<Vec<Value>> {
     if start > end || step < 1 {
         return Err(bad());
     }
-    let count = (end - start) / step + 1;
-    if count > 10_000_000 {
-        bail!("axis {path}: range has {count} values; that is not a sweep, it is a typo");
+    // Wide arithmetic: the bounds may span all of i64.
+    let count = (i128::from(end) - i128::from(start)) / i128::from(step) + 1;
+    if count > i128::from(limits::MAX_RUNS) {
+        bail!(
+            "axis {path}: range has {count} values, more than the limit of {} runs per sweep",
+            limits::MAX_RUNS
+        );
     }
+    let count = count as i64;
     Ok((0..count)
         .map(|i| Value::Integer(start + i * step))
         .collect())
@@ -392,7 +401,8 @@ fn seed_list(values: &[Value], where_: &str) -> Result<Vec<u64>> {
         .map(|v| match v {
             Value::Integer(n) if *n >= 0 => Ok(*n as u64),
             other => Err(Error::new(format!(
-                "{where_}: seeds are integers >= 0, not {other}"
+                "{where_}: seeds are integers >= 0, not {}",
+                limits::short(other)
             ))),
         })
         .collect::<Result<_>>()?;
@@ -441,46 +451,7 @@ fn parse_zip(group: &Value, index: usize) -> Result<Axis> {
     })
 }
 
-fn parse_exclusion(item: &Value, index: usize) -> Result<Exclusion> {
-    let where_ = format!("exclude #{}", index + 1);
-    let Value::Table(t) = item else {
-        bail!(
-            "[[exclude]] #{}: each entry is a table of path = value",
-            index + 1
-        );
-    };
-    let mut conditions = Vec::new();
-    for (key, value) in t {
-        if key == BASE_AXIS {
-            conditions.push((key.clone(), one_or_many(value)));
-            continue;
-        }
-        let Value::Table(_) = value else {
-            if key.contains('.') {
-                check_path(key, &where_)?;
-                conditions.push((key.clone(), one_or_many(value)));
-                continue;
-            }
-            bail!("[{where_}] {key}: paths are section.field");
-        };
-        let mut single = Table::new();
-        single.insert(key.clone(), value.clone());
-        for (path, v) in flatten(&single, &where_)? {
-            conditions.push((path, one_or_many(&v)));
-        }
-    }
-    if conditions.is_empty() {
-        bail!("[{where_}] is empty: it would exclude every point");
-    }
-    Ok(Exclusion { conditions })
-}
-
-fn one_or_many(v: &Value) -> Vec<Value> {
-    match v {
-        Value::Array(items) => items.clone(),
-        other => vec![other.clone()],
-    }
-}
+mod exclude;
 
 #[cfg(test)]
 mod tests;

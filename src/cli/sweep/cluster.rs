@@ -204,8 +204,8 @@ pub fn slurm_main(args: &SweepArgs, sweeps: &[(SweepSpec, Grid)]) -> Result<Exit
     let [(spec, grid)] = sweeps else {
         bail!("--slurm takes one spec (give each spec its own array job)");
     };
-    if args.threads == Some(0) {
-        bail!("-j/--threads 0: give at least 1 thread");
+    if let Some(n) = args.threads {
+        sweep::limits::check_threads(n)?;
     }
     let out_dir = args
         .output

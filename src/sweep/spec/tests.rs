@@ -157,3 +157,60 @@ fn exclusions_take_scalars_or_lists() {
     assert_eq!(s.exclude[0].conditions[0].1.len(), 2);
     assert_eq!(s.exclude[0].conditions[1].1, [Value::Integer(1)]);
 }
+
+#[test]
+fn sizes_are_refused_from_the_spec_text_before_anything_is_built() {
+    let base = "name = \"x\"\nbase = \"c.toml\"\n";
+    let max = i64::MAX;
+    let e = err(&format!("{base}seeds = {max}"));
+    assert!(
+        e.contains(&max.to_string()) && e.contains("10000 seeds"),
+        "{e}"
+    );
+    let e = err(&format!(
+        "{base}[axes]\nworkload.seed = {{ range = [0, {max}] }}"
+    ));
+    assert!(e.contains("10000 seeds"), "{e}");
+    // 9,000,001 values cubed: counted in wide arithmetic, never listed.
+    let range = "{ range = [1000000, 10000000] }";
+    let e = err(&format!(
+        "{base}[axes]\nscheduler.max_num_seqs = {range}\nscheduler.block_size = {range}\n\
+         workload.num_requests = {range}"
+    ));
+    let n: u128 = 9_000_001;
+    assert!(
+        e.contains(&(n * n * n).to_string()) && e.contains("1000000 runs"),
+        "{e}"
+    );
+    assert!(!e.contains("excluded"), "{e}");
+    // At the limit exactly: accepted.
+    parse(&format!(
+        "{base}seeds = 10\n[axes]\nscheduler.max_num_seqs = {{ range = [1, 100000] }}"
+    ))
+    .unwrap();
+    let e = err(&format!(
+        "{base}seeds = 11\n[axes]\nscheduler.max_num_seqs = {{ range = [1, 100000] }}"
+    ));
+    assert!(e.contains("1100000 runs"), "{e}");
+}
+
+#[test]
+fn exclusion_values_must_be_values_of_their_axis() {
+    let base =
+        "name = \"x\"\nbase = [\"a.toml\", \"b.toml\"]\n[axes]\nscheduler.max_num_seqs = [4, 8]\n";
+    for bad in ["\"4\"", "4.0", "[4, 5]"] {
+        let e = err(&format!(
+            "{base}[[exclude]]\nscheduler.max_num_seqs = {bad}"
+        ));
+        assert!(
+            e.contains("[[exclude]] #1") && e.contains("no value of the axis [4, 8]"),
+            "{e}"
+        );
+    }
+    let e = err(&format!("{base}[[exclude]]\nbase = \"c.toml\""));
+    assert!(e.contains("\"a.toml\", \"b.toml\""), "{e}");
+    parse(&format!(
+        "{base}[[exclude]]\nscheduler.max_num_seqs = [4, 8]\nbase = \"b.toml\""
+    ))
+    .unwrap();
+}
