@@ -9,6 +9,7 @@
 //! each appending to its own journal; [`merge`] builds the tables from the union of the
 //! journals, and [`slurm`] writes the job scripts that do both on a Slurm cluster.
 
+pub mod compare;
 pub mod grid;
 pub mod journal;
 pub mod runner;
@@ -256,7 +257,7 @@ pub fn run_shard(
         journals: journals.files,
     };
     if shard.is_whole() {
-        write_tables(dir, grid, &records, options.formats)?;
+        write_tables(dir, spec, grid, &records, options.formats)?;
         outcome.wall_s = clock.elapsed().as_secs_f64();
         let counts = serde_json::json!({
             "points": outcome.points,
@@ -307,7 +308,7 @@ pub fn merge(spec: &SweepSpec, grid: &Grid, dir: &Path, formats: Formats) -> Res
         .iter()
         .filter(|r| records.get(&r.run_id).is_some_and(|rec| !rec.is_ok()))
         .count();
-    write_tables(dir, grid, records, formats)?;
+    write_tables(dir, spec, grid, records, formats)?;
     let runs = grid.runs.len();
     let outcome = MergeOutcome {
         runs,
@@ -354,6 +355,7 @@ fn missing(grid: &Grid, records: &HashMap<String, journal::RunRecord>) -> Vec<us
 
 fn write_tables(
     dir: &Path,
+    spec: &SweepSpec,
     grid: &Grid,
     records: &HashMap<String, journal::RunRecord>,
     formats: Formats,
@@ -361,7 +363,13 @@ fn write_tables(
     let mut runs = tables::runs_frame(grid, records)?;
     let mut summary = tables::summary_frame(grid, &runs)?;
     tables::write(dir, "runs", &mut runs, formats)?;
-    tables::write(dir, "summary", &mut summary, formats)
+    tables::write(dir, "summary", &mut summary, formats)?;
+    if let Some(baseline) = &spec.compare {
+        let rows = compare::comparisons(grid, &spec.axes, baseline, records);
+        let mut table = tables::comparisons_frame(grid, &rows)?;
+        tables::write(dir, "comparisons", &mut table, formats)?;
+    }
+    Ok(())
 }
 
 /// Removes every result file of `dir` (journals, shard manifests, tables, manifest).
@@ -378,6 +386,8 @@ fn remove_results(dir: &Path) -> Result<()> {
                 "runs.parquet",
                 "summary.csv",
                 "summary.parquet",
+                "comparisons.csv",
+                "comparisons.parquet",
                 "manifest.json",
             ]
             .contains(&name.as_str());
