@@ -9,7 +9,8 @@
 //! - ```` ```python ```` blocks run afterwards in the same folder (so they read the tables the
 //!   sweeps above wrote). They need the `duckdb` Python package: `.ci/run` installs it, and
 //!   under `CI=true` its absence is a failure; elsewhere the test says it skipped them.
-//! - ```` ```toml ```` blocks are sweep specs: each is checked with `sweep --dry-run`.
+//! - ```` ```toml ```` blocks that start with `name =` are sweep specs, checked with
+//!   `sweep --dry-run`; other TOML blocks are fragments and must parse.
 //! - ```` ```console ````, ```` ```yaml ```` and ```` ```rust ```` blocks are illustrations
 //!   (they need a cluster, or are library code compiled by the doc tests).
 //!
@@ -149,6 +150,12 @@ fn every_runnable_block_in_the_readme_runs() {
         ran += 1;
     }
     for (i, b) in blocks.iter().filter(|b| b.lang == "toml").enumerate() {
+        if !b.text.starts_with("name =") {
+            // A fragment of a spec or config: it must at least be TOML.
+            let parsed: Result<toml::Table, _> = b.text.parse();
+            assert!(parsed.is_ok(), "README.md:{}: {parsed:?}", b.line);
+            continue;
+        }
         // Sweep specs name their base config relative to themselves, as if in sweeps/.
         let spec = dir.join(format!("sweeps/readme-{i}.toml"));
         std::fs::write(&spec, &b.text).unwrap();

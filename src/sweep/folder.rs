@@ -18,7 +18,7 @@ use crate::{bail, Error, Result};
 pub const MARKER: &str = ".inference-lab";
 
 /// The tables, by file stem; their extensions are the formats.
-const TABLES: [&str; 2] = ["runs", "summary"];
+const TABLES: [&str; 3] = ["runs", "summary", "comparisons"];
 
 /// Refuses `dir` unless the tool may write into it: it does not exist yet, is empty, or is
 /// one of the tool's results folders.
@@ -109,19 +109,30 @@ pub fn remove_results(dir: &Path) -> Result<()> {
 /// the folder never holds tables of two different grids.
 pub fn remove_stale_tables(dir: &Path, formats: Formats) -> Result<()> {
     for (ext, wanted) in [("csv", formats.csv), ("parquet", formats.parquet)] {
-        if wanted {
-            continue;
-        }
-        for stem in TABLES {
-            let path = dir.join(format!("{stem}.{ext}"));
-            match std::fs::remove_file(&path) {
-                Ok(()) => {}
-                Err(e) if e.kind() == ErrorKind::NotFound => {}
-                Err(e) => bail!("cannot remove the stale table {}: {e}", path.display()),
+        if !wanted {
+            for stem in TABLES {
+                remove_if_present(&dir.join(format!("{stem}.{ext}")))?;
             }
         }
     }
     Ok(())
+}
+
+/// Removes a table the tool no longer writes (in every format), if it is there.
+pub fn remove_table(dir: &Path, stem: &str) -> Result<()> {
+    debug_assert!(TABLES.contains(&stem), "only the tool's own tables");
+    for ext in ["csv", "parquet"] {
+        remove_if_present(&dir.join(format!("{stem}.{ext}")))?;
+    }
+    Ok(())
+}
+
+fn remove_if_present(path: &Path) -> Result<()> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+        Err(e) => bail!("cannot remove the stale table {}: {e}", path.display()),
+    }
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 //! each appending to its own journal; [`merge`] builds the tables from the union of the
 //! journals, and [`slurm`] writes the job scripts that do both on a Slurm cluster.
 
+pub mod compare;
 pub mod folder;
 pub mod grid;
 pub mod journal;
@@ -260,7 +261,7 @@ pub fn run_shard(
         journals: journals.files,
     };
     if shard.is_whole() {
-        write_tables(dir, grid, &records, options.formats)?;
+        write_tables(dir, spec, grid, &records, options.formats)?;
         outcome.wall_s = clock.elapsed().as_secs_f64();
         let counts = serde_json::json!({
             "points": outcome.points,
@@ -312,7 +313,7 @@ pub fn merge(spec: &SweepSpec, grid: &Grid, dir: &Path, formats: Formats) -> Res
         .iter()
         .filter(|r| records.get(&r.run_id).is_some_and(|rec| !rec.is_ok()))
         .count();
-    write_tables(dir, grid, records, formats)?;
+    write_tables(dir, spec, grid, records, formats)?;
     let runs = grid.runs.len();
     let outcome = MergeOutcome {
         runs,
@@ -359,6 +360,7 @@ fn missing(grid: &Grid, records: &HashMap<String, journal::RunRecord>) -> Vec<us
 
 fn write_tables(
     dir: &Path,
+    spec: &SweepSpec,
     grid: &Grid,
     records: &HashMap<String, journal::RunRecord>,
     formats: Formats,
@@ -367,7 +369,17 @@ fn write_tables(
     let mut summary = tables::summary_frame(grid, &runs)?;
     folder::remove_stale_tables(dir, formats)?;
     tables::write(dir, "runs", &mut runs, formats)?;
-    tables::write(dir, "summary", &mut summary, formats)
+    tables::write(dir, "summary", &mut summary, formats)?;
+    match &spec.compare {
+        Some(baseline) => {
+            let rows = compare::comparisons(grid, &spec.axes, baseline, records);
+            let mut table = tables::comparisons_frame(grid, &rows)?;
+            tables::write(dir, "comparisons", &mut table, formats)?;
+        }
+        // A spec that no longer compares leaves no comparisons of an earlier grid behind.
+        None => folder::remove_table(dir, "comparisons")?,
+    }
+    Ok(())
 }
 
 #[allow(clippy::too_many_arguments)]

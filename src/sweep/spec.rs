@@ -19,6 +19,9 @@
 //! [[exclude]]                    # drop points matching every key (a list matches any of it)
 //! scheduler.policy = "sif"
 //! workload.num_concurrent_users = 16
+//!
+//! [compare]                      # paired comparisons with this point (see compare.rs)
+//! baseline = { "scheduler.policy" = "fcfs" }
 //! ```
 //!
 //! A path is `section.field`; its value replaces the whole field (a length distribution is
@@ -76,9 +79,11 @@ pub struct SweepSpec {
     /// The seeds, when the spec varies them (`seeds` or an axis on workload.seed).
     pub seeds: Option<Vec<u64>>,
     pub exclude: Vec<Exclusion>,
+    /// `[compare] baseline`: the axis values of the baseline point of paired comparisons.
+    pub compare: Option<Vec<(String, Value)>>,
 }
 
-const TOP_KEYS: &str = "name, base, seeds, set, axes, zip, exclude";
+const TOP_KEYS: &str = "name, base, seeds, set, axes, zip, exclude, compare";
 const SECTIONS: [&str; 5] = ["hardware", "model", "scheduler", "workload", "simulation"];
 
 impl SweepSpec {
@@ -198,6 +203,7 @@ impl SweepSpec {
             }
         }
         check_exclusion_values(&exclude, &axes, &bases)?;
+        let compare = super::compare::parse_baseline(table.get("compare"), &axes, &bases, flatten)?;
         Ok(SweepSpec {
             name,
             path: path.to_path_buf(),
@@ -206,6 +212,7 @@ impl SweepSpec {
             axes,
             seeds,
             exclude,
+            compare,
         })
     }
 
@@ -227,6 +234,7 @@ impl SweepSpec {
                 "values": a.values.iter().map(|row| row.iter().map(v).collect::<Vec<_>>()).collect::<Vec<_>>(),
             })).collect::<Vec<_>>(),
             "seeds": self.seeds,
+            "compare": self.compare.as_ref().map(|b| b.iter().map(|(p, x)| (p.clone(), v(x))).collect::<serde_json::Map<_, _>>()),
             "exclude": self.exclude.iter().map(|e| e.conditions.iter().map(|(p, vals)| (p.clone(), serde_json::Value::Array(vals.iter().map(v).collect()))).collect::<serde_json::Map<_, _>>()).collect::<Vec<_>>(),
         })
     }

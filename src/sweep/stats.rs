@@ -1,4 +1,5 @@
-//! Student's t critical values for the summary table's confidence intervals.
+//! Student's t: critical values for the summary table's confidence intervals, and the paired
+//! t-test of the comparisons table.
 //!
 //! The 95% interval of a mean over n seeds is mean +- t(0.975, n - 1) x std / sqrt(n), with
 //! std the sample standard deviation (n - 1 in the denominator). The t quantile is computed,
@@ -37,6 +38,58 @@ pub fn ci95(mean: f64, std: f64, n: u64) -> Option<(f64, f64)> {
     let t = t_critical_95(n.checked_sub(1)?)?;
     let half = t * std / (n as f64).sqrt();
     Some((mean - half, mean + half))
+}
+
+/// The two-sided p-value of a t statistic with `df` degrees of freedom: P(|T| >= |t|).
+pub fn t_two_sided_p(t: f64, df: u64) -> f64 {
+    let nu = df as f64;
+    // P(|T| >= t) = I_{nu / (nu + t^2)}(nu / 2, 1 / 2).
+    incomplete_beta(nu / (nu + t * t), nu / 2.0, 0.5).clamp(0.0, 1.0)
+}
+
+/// A paired comparison: the differences x_i - baseline_i over the seeds both runs share.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Paired {
+    pub n: u64,
+    pub diff_mean: f64,
+    /// The Student-t 95% interval of the mean difference (None with fewer than 2 pairs).
+    pub ci: Option<(f64, f64)>,
+    /// Two-sided paired-t p-value for "the mean difference is 0" (None with fewer than 2
+    /// pairs). When every difference is the same, the statistic is infinite (p = 0) unless
+    /// they are all 0 (p = 1).
+    pub p_value: Option<f64>,
+}
+
+/// The paired t-test of `diffs` (None when empty).
+pub fn paired(diffs: &[f64]) -> Option<Paired> {
+    let n = diffs.len() as u64;
+    if n == 0 {
+        return None;
+    }
+    let mean = diffs.iter().sum::<f64>() / n as f64;
+    if n == 1 {
+        return Some(Paired {
+            n,
+            diff_mean: mean,
+            ci: None,
+            p_value: None,
+        });
+    }
+    let var = diffs.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
+    let std = var.sqrt();
+    let p_value = if std > 0.0 {
+        t_two_sided_p(mean / (std / (n as f64).sqrt()), n - 1)
+    } else if mean == 0.0 {
+        1.0
+    } else {
+        0.0
+    };
+    Some(Paired {
+        n,
+        diff_mean: mean,
+        ci: ci95(mean, std, n),
+        p_value: Some(p_value),
+    })
 }
 
 /// Regularised incomplete beta I_x(a, b), by the continued fraction (modified Lentz).
@@ -144,6 +197,42 @@ mod tests {
             );
         }
         assert_eq!(t_critical_95(0), None);
+    }
+
+    #[test]
+    fn paired_t_matches_scipy() {
+        // scipy.stats.ttest_rel(a, b) and the t interval of a - b, for
+        // a = [10.5, 12.1, 9.8, 11.4, 10.9], b = [10.1, 11.0, 9.9, 10.2, 10.0]:
+        // differences 0.4, 1.1, -0.1, 1.2, 0.9.
+        let d = [0.4, 1.1, -0.1, 1.2, 0.9];
+        let p = paired(&d).unwrap();
+        assert_eq!(p.n, 5);
+        assert!((p.diff_mean - 0.7).abs() < 1e-12);
+        let expected_p = 0.044_929_225_753_676_41;
+        assert!(
+            (p.p_value.unwrap() - expected_p).abs() < 1e-9,
+            "{:?}",
+            p.p_value
+        );
+        let (lo, hi) = p.ci.unwrap();
+        assert!((lo - 0.025_603_827_184_324_857).abs() < 1e-9, "{lo}");
+        assert!((hi - 1.374_396_172_815_676).abs() < 1e-9, "{hi}");
+    }
+
+    #[test]
+    fn paired_t_edge_cases() {
+        assert_eq!(paired(&[]), None);
+        let one = paired(&[2.0]).unwrap();
+        assert_eq!((one.n, one.ci, one.p_value), (1, None, None));
+        assert_eq!(paired(&[0.0, 0.0, 0.0]).unwrap().p_value, Some(1.0));
+        let same = paired(&[3.0, 3.0]).unwrap();
+        assert_eq!((same.p_value, same.ci), (Some(0.0), Some((3.0, 3.0))));
+        // Symmetric in sign; t = 0 gives p = 1.
+        assert_eq!(paired(&[-1.0, 1.0]).unwrap().p_value, Some(1.0));
+        assert_eq!(
+            paired(&[0.4, 1.1, -0.1]).unwrap().p_value,
+            paired(&[-0.4, -1.1, 0.1]).unwrap().p_value
+        );
     }
 
     #[test]

@@ -6,6 +6,10 @@
 //!   <axis columns>, n (ok runs), n_error, then for each metric
 //!   <metric>_mean, _std, _ci95_lo, _ci95_hi, _min, _max.
 //!
+//! comparisons (with `[compare]` in the spec): one row per point that is not a baseline and
+//!   metric — <axis columns>, metric, n, baseline_mean, mean, diff_mean, diff_ci_low,
+//!   diff_ci_high, rel_diff, p_value, wins, ties, losses (see compare.rs).
+//!
 //! Axis columns keep their natural type (integer, float, string, boolean); table values (a
 //! length distribution) become their inline TOML text. `_std` is the sample standard
 //! deviation (n - 1); the 95% interval is mean +- t(0.975, n - 1) std / sqrt(n), null when
@@ -19,6 +23,7 @@ use std::path::Path;
 use polars::prelude::*;
 use toml::Value;
 
+use super::compare::Comparison;
 use super::grid::Grid;
 use super::journal::RunRecord;
 use super::stats::ci95;
@@ -263,6 +268,37 @@ pub fn summary_frame(grid: &Grid, runs: &DataFrame) -> Result<DataFrame> {
         out.push(get("_max")?.clone());
     }
     DataFrame::new_infer_height(out).map_err(polars_err)
+}
+
+/// The comparisons table: one row per (non-baseline point, metric), axis columns first.
+pub fn comparisons_frame(grid: &Grid, rows: &[Comparison]) -> Result<DataFrame> {
+    let mut columns: Vec<Column> = Vec::new();
+    for (i, name) in grid.columns.iter().enumerate() {
+        let values: Vec<&Value> = rows.iter().map(|r| &grid.runs[r.run].params[i]).collect();
+        columns.push(axis_column(name, &values));
+    }
+    let f = |name: &str, get: &dyn Fn(&Comparison) -> Option<f64>| {
+        Column::new(name.into(), rows.iter().map(get).collect::<Vec<_>>())
+    };
+    let c = |name: &str, get: &dyn Fn(&Comparison) -> Option<u64>| {
+        Column::new(name.into(), rows.iter().map(get).collect::<Vec<_>>())
+    };
+    columns.push(Column::new(
+        "metric".into(),
+        rows.iter().map(|r| r.metric).collect::<Vec<_>>(),
+    ));
+    columns.push(c("n", &|r| Some(r.n)));
+    columns.push(f("baseline_mean", &|r| r.baseline_mean));
+    columns.push(f("mean", &|r| r.mean));
+    columns.push(f("diff_mean", &|r| r.diff_mean));
+    columns.push(f("diff_ci_low", &|r| r.diff_ci.map(|c| c.0)));
+    columns.push(f("diff_ci_high", &|r| r.diff_ci.map(|c| c.1)));
+    columns.push(f("rel_diff", &|r| r.rel_diff));
+    columns.push(f("p_value", &|r| r.p_value));
+    columns.push(c("wins", &|r| r.record.map(|w| w.0)));
+    columns.push(c("ties", &|r| r.record.map(|w| w.1)));
+    columns.push(c("losses", &|r| r.record.map(|w| w.2)));
+    DataFrame::new_infer_height(columns).map_err(polars_err)
 }
 
 /// Writes `<stem>.csv` and/or `<stem>.parquet` into `dir` (via a temporary file and a rename,
