@@ -43,13 +43,39 @@ fn set_colors(no_color: bool) {
 /// Prints an error as one line on stderr (red when stderr is a terminal).
 pub fn print_error(err: &anyhow::Error) {
     let prefix = console::style("error:").for_stderr().red().bold();
-    eprintln!("{prefix} {err:#}");
+    eprintln!("{prefix} {}", one_short_line(&format!("{err:#}")));
+}
+
+/// Prints a warning as one line on stderr (yellow when stderr is a terminal).
+pub fn print_warning(message: &str) {
+    let prefix = console::style("warning:").for_stderr().yellow().bold();
+    eprintln!("{prefix} {}", one_short_line(message));
+}
+
+/// Most characters of one printed error or warning line.
+const LINE_LIMIT: usize = 400;
+
+/// The safety net behind the shortening every message does to the input it quotes: a message
+/// printed on one line (newlines from nested causes become spaces) and never longer than
+/// [`LINE_LIMIT`] characters, whatever a library put in it.
+fn one_short_line(message: &str) -> String {
+    let line = message.trim().replace(['\r', '\n'], " ");
+    if line.chars().count() <= LINE_LIMIT {
+        return line;
+    }
+    let head: String = line.chars().take(LINE_LIMIT - 60).collect();
+    format!("{head}... ({} characters in all)", line.chars().count())
 }
 
 fn run(args: &RunArgs) -> Result<()> {
     set_colors(args.no_color);
 
     let mut config = Config::load(&args.config)?;
+    if !args.quiet {
+        for warning in config.warnings() {
+            print_warning(&format!("{}: {warning}", args.config.display()));
+        }
+    }
     if let Some(seed) = args.seed {
         config.workload.seed = seed;
     }
@@ -125,4 +151,20 @@ fn apply_dataset_flags(config: &mut Config, args: &RunArgs) -> Result<()> {
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn printed_lines_are_single_and_capped() {
+        assert_eq!(one_short_line("a\nb\r\nc "), "a b  c");
+        let long = "x".repeat(10 * LINE_LIMIT);
+        let line = one_short_line(&long);
+        assert!(line.chars().count() <= LINE_LIMIT, "{}", line.len());
+        assert!(line.ends_with("... (4000 characters in all)"), "{line}");
+        let exactly = "y".repeat(LINE_LIMIT);
+        assert_eq!(one_short_line(&exactly), exactly);
+    }
 }

@@ -13,7 +13,7 @@ use toml::{Table, Value};
 
 use super::spec::{SweepSpec, BASE_AXIS, SEED_PATH};
 use crate::config::{Config, LengthDist};
-use crate::{bail, Error, Result, VERSION};
+use crate::{bail, shorten, Error, Result, VERSION};
 
 /// One simulation of the sweep.
 #[derive(Debug, Clone)]
@@ -195,10 +195,16 @@ fn blame(
 ) -> Error {
     let hits = |path: &str| error_path == path || error_path.starts_with(&format!("{path}."));
     if let Some((path, value)) = overrides.iter().find(|(p, _)| hits(p)) {
-        return Error::new(format!("axis {path} = {value}: {message}"));
+        return Error::new(format!(
+            "axis {path} = {}: {message}",
+            shorten(&value.to_string())
+        ));
     }
     if let Some((path, value)) = spec.set.iter().find(|(p, _)| hits(p)) {
-        return Error::new(format!("[set] {path} = {value}: {message}"));
+        return Error::new(format!(
+            "[set] {path} = {}: {message}",
+            shorten(&value.to_string())
+        ));
     }
     // An unknown key: serde names the section it was found in.
     if let Some((path, value)) = overrides
@@ -207,7 +213,10 @@ fn blame(
         .chain(spec.set.iter().map(|(p, v)| (p.as_str(), v)))
         .find(|(p, _)| message.contains(&format!("`{}`", p.rsplit('.').next().unwrap_or(p))))
     {
-        return Error::new(format!("{path} = {value}: {message}"));
+        return Error::new(format!(
+            "{path} = {}: {message}",
+            shorten(&value.to_string())
+        ));
     }
     Error::new(format!("base config {}: {message}", base.display()))
 }

@@ -97,7 +97,8 @@ fn max_tokens(body: &Map<String, Value>, key: &str) -> Result<Option<u32>, Strin
         Some(value) => match value.as_u64().and_then(|n| u32::try_from(n).ok()) {
             Some(n) if n >= 1 => Ok(Some(n)),
             _ => Err(format!(
-                "{key} = {value} is invalid: it must be an integer from 1 to {}",
+                "{key} = {} is invalid: it must be an integer from 1 to {}",
+                crate::shorten(&value.to_string()),
                 u32::MAX
             )),
         },
@@ -142,8 +143,9 @@ fn text_of_parts(i: usize, parts: &[Value]) -> Result<String, String> {
             (Some("text"), Some(Value::String(s))) => text.push_str(s),
             (Some(other), _) if other != "text" => {
                 return Err(format!(
-                    "messages[{i}].content[{j}] has type {other:?}: only text parts \
-                     {{\"type\": \"text\", \"text\": \"...\"}} are supported"
+                    "messages[{i}].content[{j}] has type {:?}: only text parts \
+                     {{\"type\": \"text\", \"text\": \"...\"}} are supported",
+                    crate::shorten(other)
                 ))
             }
             _ => {
