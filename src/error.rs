@@ -52,11 +52,12 @@ macro_rules! bail {
 /// message names what is wrong, it does not echo a 20 MB field back.
 pub const QUOTE_LIMIT: usize = 80;
 
-/// How many leading characters of an over-long input a message keeps.
-const QUOTE_HEAD: usize = 60;
+/// How many leading characters of an over-long input a message keeps: few enough that the
+/// shortened text is itself within [`QUOTE_LIMIT`], so shortening twice changes nothing.
+const QUOTE_HEAD: usize = 50;
 
 /// An input value as a message may quote it: unchanged up to [`QUOTE_LIMIT`] characters,
-/// otherwise its first 60 characters, `...`, and how long it was. Every message that echoes
+/// otherwise its first 50 characters, `...`, and how long it was. Every message that echoes
 /// something the user wrote (a config value, a key, a CSV field, a dataset line, a sweep spec
 /// value) goes through this.
 pub fn shorten(value: &str) -> Cow<'_, str> {
@@ -137,7 +138,8 @@ mod tests {
         let short = shorten(&long);
         let head: String = "é".repeat(QUOTE_HEAD);
         assert_eq!(short, format!("{head}... (100000 characters)"));
-        assert!(short.chars().count() < QUOTE_LIMIT + 30);
+        assert!(short.chars().count() <= QUOTE_LIMIT);
+        assert_eq!(shorten(&short), short, "shortening twice changes nothing");
     }
 
     #[test]

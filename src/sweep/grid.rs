@@ -194,17 +194,15 @@ fn blame(
     message: &str,
 ) -> Error {
     let hits = |path: &str| error_path == path || error_path.starts_with(&format!("{path}."));
+    // Paths and values come from the spec: quote at most a short piece of each.
+    let quote = |path: &str, value: &Value| {
+        format!("{} = {}", shorten(path), shorten(&value.to_string()))
+    };
     if let Some((path, value)) = overrides.iter().find(|(p, _)| hits(p)) {
-        return Error::new(format!(
-            "axis {path} = {}: {message}",
-            shorten(&value.to_string())
-        ));
+        return Error::new(format!("axis {}: {message}", quote(path, value)));
     }
     if let Some((path, value)) = spec.set.iter().find(|(p, _)| hits(p)) {
-        return Error::new(format!(
-            "[set] {path} = {}: {message}",
-            shorten(&value.to_string())
-        ));
+        return Error::new(format!("[set] {}: {message}", quote(path, value)));
     }
     // An unknown key: serde names the section it was found in.
     if let Some((path, value)) = overrides
@@ -213,10 +211,7 @@ fn blame(
         .chain(spec.set.iter().map(|(p, v)| (p.as_str(), v)))
         .find(|(p, _)| message.contains(&format!("`{}`", p.rsplit('.').next().unwrap_or(p))))
     {
-        return Error::new(format!(
-            "{path} = {}: {message}",
-            shorten(&value.to_string())
-        ));
+        return Error::new(format!("{}: {message}", quote(path, value)));
     }
     Error::new(format!("base config {}: {message}", base.display()))
 }

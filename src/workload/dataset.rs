@@ -214,10 +214,7 @@ struct Loader<'a> {
 }
 
 impl Loader<'_> {
-    /// An error on one line of the file. The message may quote the line's values (or a
-    /// tokenizer's or template's message about them): quoted stretches are shortened.
     fn error(&self, line: u64, message: impl std::fmt::Display) -> Error {
-        let message = crate::shorten_quoted(&message.to_string());
         Error::new(format!("{}: line {line}: {message}", self.path.display()))
     }
 

@@ -98,10 +98,18 @@ fn max_tokens(body: &Map<String, Value>, key: &str) -> Result<Option<u32>, Strin
             Some(n) if n >= 1 => Ok(Some(n)),
             _ => Err(format!(
                 "{key} = {} is invalid: it must be an integer from 1 to {}",
-                crate::shorten(&value.to_string()),
+                quote(value),
                 u32::MAX
             )),
         },
+    }
+}
+
+/// A JSON value as an error quotes it: a string in quotes, at most a short piece of it.
+fn quote(value: &Value) -> String {
+    match value {
+        Value::String(s) => format!("\"{}\"", crate::shorten(s)),
+        other => crate::shorten(&other.to_string()).into_owned(),
     }
 }
 
