@@ -282,7 +282,10 @@ fn keys_the_pattern_ignores_are_one_warning_line_each() {
     );
     assert_mentions(
         warnings[1],
-        &["workload.burst_size is ignored", "arrival_pattern = \"poisson\""],
+        &[
+            "workload.burst_size is ignored",
+            "arrival_pattern = \"poisson\"",
+        ],
     );
     // -q prints nothing but errors.
     let quiet = run(&[OsStr::new("-c"), path.as_os_str(), OsStr::new("-q")]);
@@ -306,7 +309,11 @@ fn a_sweep_prints_each_distinct_warning_once() {
     let dir = TempDir::new("sweep-warn");
     let base = dir.write(
         "base.toml",
-        &edit(&tiny(), "num_requests = 30", "num_requests = 5\nburst_size = 3"),
+        &edit(
+            &tiny(),
+            "num_requests = 30",
+            "num_requests = 5\nburst_size = 3",
+        ),
     );
     let spec = dir.write(
         "spec.toml",
@@ -316,7 +323,11 @@ fn a_sweep_prints_each_distinct_warning_once() {
         ),
     );
     let out = Command::new(BIN)
-        .args([OsStr::new("sweep"), spec.as_os_str(), OsStr::new("--dry-run")])
+        .args([
+            OsStr::new("sweep"),
+            spec.as_os_str(),
+            OsStr::new("--dry-run"),
+        ])
         .current_dir(&dir.0)
         .stdin(Stdio::null())
         .output()
@@ -335,13 +346,21 @@ fn a_sweep_prints_each_distinct_warning_once() {
 fn a_huge_bad_value_is_not_echoed() {
     let huge = "x".repeat(100_000);
     let cases = [
-        edit(&tiny(), "policy = \"fcfs\"", &format!("policy = \"{huge}\"")),
+        edit(
+            &tiny(),
+            "policy = \"fcfs\"",
+            &format!("policy = \"{huge}\""),
+        ),
         edit(
             &tiny(),
             "compute_flops = 9.895e14",
             &format!("compute_flops = \"{huge}\""),
         ),
-        edit(&tiny(), "block_size = 16", &format!("block_size = 16\n{huge} = 1")),
+        edit(
+            &tiny(),
+            "block_size = 16",
+            &format!("block_size = 16\n{huge} = 1"),
+        ),
         edit(&tiny(), "[model]", &format!("[{huge}]\n[model]")),
         edit(&tiny(), "block_size = 16", &format!("block_size = {huge}")),
         edit(
@@ -373,7 +392,10 @@ fn a_20_mb_calibrate_field_is_not_echoed() {
         OsStr::new(&config),
     ]);
     let line = short_error(&out);
-    assert_mentions(&line, &["line 2: sequences `1x1@999", "(20000004 characters)"]);
+    assert_mentions(
+        &line,
+        &["line 2: sequences `1x1@999", "(20000004 characters)"],
+    );
 }
 
 #[test]
@@ -395,7 +417,13 @@ fn a_huge_dataset_value_is_not_echoed() {
         ),
     );
     let line = config_error_in(&dir, &config);
-    assert_mentions(&line, &["line 1: max_tokens = \"yyy", "(100000 characters)\" is invalid"]);
+    assert_mentions(
+        &line,
+        &[
+            "line 1: max_tokens = \"yyy",
+            "(100000 characters)\" is invalid",
+        ],
+    );
 }
 
 #[test]
@@ -415,7 +443,11 @@ fn a_huge_sweep_spec_value_is_not_echoed() {
             &format!("name = \"s{i}\"\nbase = {TINY:?}\n{body}"),
         );
         let out = Command::new(BIN)
-            .args([OsStr::new("sweep"), spec.as_os_str(), OsStr::new("--dry-run")])
+            .args([
+                OsStr::new("sweep"),
+                spec.as_os_str(),
+                OsStr::new("--dry-run"),
+            ])
             .current_dir(&dir.0)
             .stdin(Stdio::null())
             .output()

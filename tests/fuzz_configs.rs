@@ -95,9 +95,23 @@ fn extreme() -> impl Strategy<Value = Value> {
     ]
 }
 
+/// Values at the edges of what validation accepts for many keys (efficiencies, overheads,
+/// FLOP/s, bandwidth, counts), so that mutated configs also run, not only fail.
+fn edge() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        Just(Value::Integer(1)),
+        Just(Value::Integer(2)),
+        Just(Value::Float(0.01)),
+        Just(Value::Float(1.0)),
+        Just(Value::Float(1e9)),
+        Just(Value::Float(1e15)),
+    ]
+}
+
 fn mutation() -> impl Strategy<Value = Mutation> {
     prop_oneof![
-        6 => extreme().prop_map(Mutation::Set),
+        4 => extreme().prop_map(Mutation::Set),
+        3 => edge().prop_map(Mutation::Set),
         1 => Just(Mutation::Remove),
         1 => Just(Mutation::Duplicate),
     ]
@@ -125,7 +139,10 @@ fn keys(table: &Table) -> Vec<Vec<String>> {
 /// about: the request count is the run's length (and another test bounds it).
 fn makes_the_run_long(path: &[String], m: &Mutation) -> bool {
     path.last().is_some_and(|k| k == "num_requests")
-        && matches!(m, Mutation::Remove | Mutation::Set(Value::Integer(_)))
+        && matches!(
+            m,
+            Mutation::Remove | Mutation::Set(Value::Integer(_) | Value::Float(_))
+        )
 }
 
 /// Applies `m` at `path`; returns the TOML text (a duplicate is written textually).

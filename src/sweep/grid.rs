@@ -195,9 +195,8 @@ fn blame(
 ) -> Error {
     let hits = |path: &str| error_path == path || error_path.starts_with(&format!("{path}."));
     // Paths and values come from the spec: quote at most a short piece of each.
-    let quote = |path: &str, value: &Value| {
-        format!("{} = {}", shorten(path), shorten(&value.to_string()))
-    };
+    let quote =
+        |path: &str, value: &Value| format!("{} = {}", shorten(path), shorten(&value.to_string()));
     if let Some((path, value)) = overrides.iter().find(|(p, _)| hits(p)) {
         return Error::new(format!("axis {}: {message}", quote(path, value)));
     }
