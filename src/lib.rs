@@ -21,7 +21,7 @@ pub mod workload;
 
 pub use config::Config;
 pub use engine::Simulator;
-pub use error::{Error, Result};
+pub use error::{shorten, shorten_quoted, Error, Result, QUOTE_LIMIT};
 pub use metrics::RunSummary;
 
 /// The tool version written into every result file.

@@ -251,14 +251,17 @@ fn missing_section_names_it() {
 fn zero_arrival_rate_is_rejected() {
     let config = edit(&valid_config(), "arrival_rate = 5.0", "arrival_rate = 0.0");
     let line = error_for("zero_rate", &config, &[]);
-    assert_mentions(&line, &["workload.arrival_rate = 0", "greater than 0"]);
+    assert_mentions(
+        &line,
+        &["workload.arrival_rate = 0", "from 1e-6 to 1e9 requests/s"],
+    );
 }
 
 #[test]
 fn negative_arrival_rate_is_rejected() {
     let config = edit(&valid_config(), "arrival_rate = 5.0", "arrival_rate = -1.5");
     let line = error_for("negative_rate", &config, &[]);
-    assert_mentions(&line, &["workload.arrival_rate = -1.5", "greater than 0"]);
+    assert_mentions(&line, &["workload.arrival_rate = -1.5", "from 1e-6 to 1e9"]);
 }
 
 #[test]

@@ -379,7 +379,7 @@ fn bad_fit_options_fail_clearly() {
     fails_with(&with(&["--fix", "speed=2"]), &["unknown parameter speed"]);
     fails_with(
         &with(&["--fix", "compute_efficiency=1.5"]),
-        &["--fix compute_efficiency=1.5: compute_efficiency must be in (0, 1]"],
+        &["--fix compute_efficiency=1.5: compute_efficiency must be in [0.01, 1]"],
     );
     fails_with(
         &with(&["--fix", "causal_attention=maybe"]),

@@ -175,7 +175,7 @@ fn check_rows(config: &Config, steps: &StepsFile) -> Result<()> {
             "{} holds rows of {} models ({}), but a config describes one: split the file by model",
             steps.name,
             models.len(),
-            models.join(", ")
+            crate::shorten(&models.join(", "))
         );
     }
     Ok(())

@@ -1,5 +1,6 @@
 //! The numeric calibration parameters of `[hardware]`, by name, with their ranges.
 
+use crate::config::check::{EFFICIENCY, OVERHEAD_SECONDS};
 use crate::config::HardwareConfig;
 
 /// A numeric calibration parameter (causal_attention, a switch, is handled on its own).
@@ -19,11 +20,11 @@ pub enum Param {
 /// The values a parameter may take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Range {
-    /// (0, 1]
+    /// [0.01, 1]: an efficiency (config::check::EFFICIENCY)
     Fraction,
     /// [0, 1]
     UnitInterval,
-    /// [0, inf), seconds
+    /// [0, 1] seconds: an overhead (config::check::OVERHEAD_SECONDS)
     Seconds,
 }
 
@@ -153,32 +154,34 @@ impl Param {
         value / self.start()
     }
 
-    /// The allowed range in z (an efficiency stays above 1e-6: it divides).
-    pub(super) fn z_bounds(self) -> (f64, f64) {
-        let (lo, hi) = match self.range() {
-            Range::Fraction => (1e-6, 1.0),
+    /// The values a config may hold, the same bounds `[hardware]` validation enforces, so a
+    /// fitted config always loads.
+    fn bounds(self) -> (f64, f64) {
+        match self.range() {
+            Range::Fraction => EFFICIENCY,
             Range::UnitInterval => (0.0, 1.0),
-            Range::Seconds => (0.0, f64::INFINITY),
-        };
+            Range::Seconds => OVERHEAD_SECONDS,
+        }
+    }
+
+    /// The allowed range in z.
+    pub(super) fn z_bounds(self) -> (f64, f64) {
+        let (lo, hi) = self.bounds();
         (lo / self.start(), hi / self.start())
     }
 
     /// Whether `value` is allowed.
     pub fn allows(self, value: f64) -> bool {
-        value.is_finite()
-            && match self.range() {
-                Range::Fraction => value > 0.0 && value <= 1.0,
-                Range::UnitInterval => (0.0..=1.0).contains(&value),
-                Range::Seconds => value >= 0.0,
-            }
+        let (lo, hi) = self.bounds();
+        value.is_finite() && value >= lo && value <= hi
     }
 
     /// The allowed values, for messages.
     pub fn range_text(self) -> &'static str {
         match self.range() {
-            Range::Fraction => "in (0, 1]",
+            Range::Fraction => "in [0.01, 1]",
             Range::UnitInterval => "in [0, 1]",
-            Range::Seconds => "seconds >= 0",
+            Range::Seconds => "seconds in [0, 1]",
         }
     }
 }

@@ -14,7 +14,7 @@
 use std::path::Path;
 
 use crate::engine::Work;
-use crate::{bail, Error, Result};
+use crate::{bail, shorten, Error, Result};
 
 /// `COUNT` sequences computing `new` tokens each, whose KV length after the step is `context`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,7 +104,7 @@ pub fn parse_sequences(text: &str) -> std::result::Result<Vec<SeqGroup>, String>
     let mut groups = Vec::new();
     for part in text.split(';') {
         let part = part.trim();
-        let bad = |why: &str| format!("group `{part}` {why}");
+        let bad = |why: &str| format!("group `{}` {why}", shorten(part));
         let (count, rest) = part
             .split_once(['x', 'X'])
             .ok_or_else(|| bad("has no `x` between COUNT and NEW"))?;
@@ -115,7 +115,7 @@ pub fn parse_sequences(text: &str) -> std::result::Result<Vec<SeqGroup>, String>
             s.trim().parse::<u32>().map_err(|_| {
                 bad(&format!(
                     "has {what} `{}`, which is not a whole number from 0 to {}",
-                    s.trim(),
+                    shorten(s.trim()),
                     u32::MAX
                 ))
             })
@@ -169,7 +169,10 @@ pub fn parse_steps(text: &str, name: &str) -> Result<StepsFile> {
         .collect();
     for (i, h) in header.iter().enumerate() {
         if header[..i].contains(h) {
-            bail!("{name} line {header_line}: the column `{h}` appears twice in the header");
+            bail!(
+                "{name} line {header_line}: the column `{}` appears twice in the header",
+                shorten(h)
+            );
         }
     }
     let column = |c: &str| header.iter().position(|h| h == c);
@@ -177,7 +180,7 @@ pub fn parse_steps(text: &str, name: &str) -> Result<StepsFile> {
         bail!(
             "{name} line {header_line}: no `sequences` column (the header has: {}); each row \
              needs its step's work as COUNTxNEW@CONTEXT groups joined by `;`",
-            header.join(", ")
+            shorten(&header.join(", "))
         );
     };
     let (phase_col, mode_col) = (column("phase"), column("mode"));
@@ -203,8 +206,9 @@ pub fn parse_steps(text: &str, name: &str) -> Result<StepsFile> {
         let sequences = get(Some(seq_col)).to_string();
         let groups = parse_sequences(&sequences).map_err(|why| {
             at(format!(
-                "sequences `{sequences}` is malformed: {why} (expected COUNTxNEW@CONTEXT groups \
-                 joined by `;`, like 64x1@2048 or 1x512@2560;16x1@2048)"
+                "sequences `{}` is malformed: {why} (expected COUNTxNEW@CONTEXT groups \
+                 joined by `;`, like 64x1@2048 or 1x512@2560;16x1@2048)",
+                shorten(&sequences)
             ))
         })?;
         let measured_ms = match get(median_col) {
@@ -213,7 +217,9 @@ pub fn parse_steps(text: &str, name: &str) -> Result<StepsFile> {
                 Ok(ms) if ms.is_finite() && ms > 0.0 => Some(ms),
                 _ => {
                     return Err(at(format!(
-                        "median_ms `{v}` ({sequences}) is not a positive number of milliseconds"
+                        "median_ms `{}` ({}) is not a positive number of milliseconds",
+                        shorten(v),
+                        shorten(&sequences)
                     )))
                 }
             },
@@ -236,7 +242,9 @@ pub fn parse_steps(text: &str, name: &str) -> Result<StepsFile> {
             let v = get(col);
             if !v.is_empty() && v.parse::<u64>().ok() != Some(actual) {
                 return Err(at(format!(
-                    "{what} = {v} does not match sequences `{sequences}`, which sums to {actual}"
+                    "{what} = {} does not match sequences `{}`, which sums to {actual}",
+                    shorten(v),
+                    shorten(&sequences)
                 )));
             }
         }

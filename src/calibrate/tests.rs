@@ -374,7 +374,9 @@ fn fit_rejects_what_it_cannot_fit() {
     // A fixed value out of range.
     let mut bad = FitOptions::default();
     bad.fix(Param::MemoryEfficiency, 1.5);
-    assert!(err(&steps, &bad).contains("memory_efficiency = 1.5 is invalid: it must be in (0, 1]"));
+    assert!(
+        err(&steps, &bad).contains("memory_efficiency = 1.5 is invalid: it must be in [0.01, 1]")
+    );
 }
 
 #[test]

@@ -80,9 +80,31 @@ fn set_colors(no_color: bool) {
 pub fn print_error(err: &anyhow::Error) {
     use std::io::Write as _;
     let prefix = console::style("error:").for_stderr().red().bold();
-    let _ = writeln!(std::io::stderr(), "{prefix} {err:#}");
+    let mut err_line = std::io::stderr();
+    let _ = writeln!(err_line, "{prefix} {}", one_short_line(&format!("{err:#}")));
 }
 
+/// Prints a warning as one line on stderr (yellow when stderr is a terminal).
+pub fn print_warning(message: &str) {
+    use std::io::Write as _;
+    let prefix = console::style("warning:").for_stderr().yellow().bold();
+    let _ = writeln!(std::io::stderr(), "{prefix} {}", one_short_line(message));
+}
+
+/// Most characters of one printed error or warning line.
+const LINE_LIMIT: usize = 400;
+
+/// The safety net behind the shortening every message does to the input it quotes: a message
+/// printed on one line (newlines from nested causes become spaces) and never longer than
+/// [`LINE_LIMIT`] characters, whatever a library put in it.
+fn one_short_line(message: &str) -> String {
+    let line = message.trim().replace(['\r', '\n'], " ");
+    if line.chars().count() <= LINE_LIMIT {
+        return line;
+    }
+    let head: String = line.chars().take(LINE_LIMIT - 60).collect();
+    format!("{head}... ({} characters in all)", line.chars().count())
+}
 /// The config of a run or a validation: the file, then `--seed`, then each `--set` in order,
 /// through the sweep's override rule when there are overrides (without any, exactly
 /// `Config::load`, so plain runs are untouched).
@@ -121,6 +143,11 @@ fn run(args: &RunArgs) -> Result<()> {
     let report = !args.quiet && !json_to_stdout;
 
     let mut config = load_config(&args.config, args.seed, &args.set)?;
+    if !args.quiet {
+        for warning in config.warnings() {
+            print_warning(&format!("{}: {warning}", args.config.display()));
+        }
+    }
     apply_dataset_flags(
         &mut config,
         &args.config,
@@ -211,4 +238,20 @@ fn apply_dataset_flags(
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn printed_lines_are_single_and_capped() {
+        assert_eq!(one_short_line("a\nb\r\nc "), "a b  c");
+        let long = "x".repeat(10 * LINE_LIMIT);
+        let line = one_short_line(&long);
+        assert!(line.chars().count() <= LINE_LIMIT, "{}", line.len());
+        assert!(line.ends_with("... (4000 characters in all)"), "{line}");
+        let exactly = "y".repeat(LINE_LIMIT);
+        assert_eq!(one_short_line(&exactly), exactly);
+    }
 }

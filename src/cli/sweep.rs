@@ -14,9 +14,23 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use console::style;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use inference_lab::shorten;
 use inference_lab::sweep::{self, Formats, Grid, Shard, SweepOptions, SweepSpec};
 
 use super::args::{SweepAction, SweepArgs};
+
+/// Prints each distinct warning of the runs' configs once (a key the arrival pattern
+/// ignores is usually in the base config, and so in every run).
+fn print_config_warnings<'a>(grids: impl Iterator<Item = &'a Grid>) {
+    let mut seen = std::collections::HashSet::new();
+    for run in grids.flat_map(|g| &g.runs) {
+        for warning in run.config.iter().flat_map(|c| c.warnings()) {
+            if seen.insert(warning.clone()) {
+                super::print_warning(&warning);
+            }
+        }
+    }
+}
 
 pub fn main(args: &SweepArgs) -> Result<ExitCode> {
     if let Some(SweepAction::Merge(merge)) = &args.action {
@@ -35,6 +49,9 @@ pub fn main(args: &SweepArgs) -> Result<ExitCode> {
         let spec = SweepSpec::load(path)?;
         let grid = sweep::expand(&spec).with_context(|| path.display().to_string())?;
         sweeps.push((spec, grid));
+    }
+    if !args.quiet {
+        print_config_warnings(sweeps.iter().map(|(_, grid)| grid));
     }
     let mut names: Vec<&str> = sweeps.iter().map(|(s, _)| s.name.as_str()).collect();
     names.sort_unstable();
@@ -244,7 +261,7 @@ pub(super) fn describe_point(grid: &Grid, run: &sweep::RunPoint) -> String {
         .columns
         .iter()
         .zip(&run.params)
-        .map(|(c, v)| format!("{c} = {v}"))
+        .map(|(c, v)| format!("{} = {}", shorten(c), shorten(&v.to_string())))
         .collect();
     parts.push(format!("seed = {}", run.seed));
     parts.join(", ")

@@ -2,7 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::check::{fraction, non_negative, positive, unit_interval};
+use super::check::{
+    fraction, unit_interval, within, BYTES_PER_PARAM, COMPUTE_FLOPS, EFFICIENCY, MEMORY_BANDWIDTH,
+    MEMORY_BYTES, OVERHEAD_SECONDS,
+};
 use super::model::ModelConfig;
 use crate::{bail, Result};
 
@@ -28,16 +31,16 @@ pub struct HardwareConfig {
 
     // The calibrated step-time model (src/engine/compute.rs). Every default reproduces the plain
     // roofline bit for bit; `inference-lab calibrate fit` fits them to measured step times.
-    /// Fraction of compute_flops the weight matmuls reach, in (0, 1].
+    /// Fraction of compute_flops the weight matmuls reach, in [0.01, 1].
     #[serde(default = "one")]
     pub compute_efficiency: f64,
-    /// Fraction of compute_flops attention reaches, in (0, 1].
+    /// Fraction of compute_flops attention reaches, in [0.01, 1].
     #[serde(default = "one")]
     pub attention_efficiency: f64,
-    /// Fraction of memory_bandwidth reached reading the weights, in (0, 1].
+    /// Fraction of memory_bandwidth reached reading the weights, in [0.01, 1].
     #[serde(default = "one")]
     pub memory_efficiency: f64,
-    /// Fraction of memory_bandwidth reached reading the KV cache, in (0, 1].
+    /// Fraction of memory_bandwidth reached reading the KV cache, in [0.01, 1].
     #[serde(default = "one")]
     pub kv_memory_efficiency: f64,
     /// How much of attention (its FLOPs and KV bytes) shares the one compute/memory roofline
@@ -73,27 +76,62 @@ fn default_gpu_memory_utilization() -> f64 {
 }
 
 impl HardwareConfig {
+    /// Every number must describe real hardware (the ranges of [`super::check`]): outside them
+    /// a step's time can overflow to infinity and the run's metrics to NaN.
     pub(super) fn validate(&self) -> Result<()> {
-        positive("hardware.compute_flops", self.compute_flops)?;
-        positive("hardware.memory_bandwidth", self.memory_bandwidth)?;
-        positive("hardware.memory_capacity", self.memory_capacity)?;
-        positive("hardware.bytes_per_param", self.bytes_per_param)?;
+        within(
+            "hardware.compute_flops",
+            self.compute_flops,
+            COMPUTE_FLOPS,
+            "FLOP/s",
+        )?;
+        within(
+            "hardware.memory_bandwidth",
+            self.memory_bandwidth,
+            MEMORY_BANDWIDTH,
+            "bytes/s",
+        )?;
+        within(
+            "hardware.memory_capacity",
+            self.memory_capacity,
+            MEMORY_BYTES,
+            "bytes",
+        )?;
+        within(
+            "hardware.bytes_per_param",
+            self.bytes_per_param,
+            BYTES_PER_PARAM,
+            "bytes",
+        )?;
         fraction(
             "hardware.gpu_memory_utilization",
             self.gpu_memory_utilization,
         )?;
         if let Some(kv) = self.kv_cache_capacity {
-            positive("hardware.kv_cache_capacity", kv)?;
+            within(
+                "hardware.kv_cache_capacity",
+                kv,
+                (1.0, MEMORY_BYTES.1),
+                "bytes",
+            )?;
         }
-        fraction("hardware.compute_efficiency", self.compute_efficiency)?;
-        fraction("hardware.attention_efficiency", self.attention_efficiency)?;
-        fraction("hardware.memory_efficiency", self.memory_efficiency)?;
-        fraction("hardware.kv_memory_efficiency", self.kv_memory_efficiency)?;
+        for (field, value) in [
+            ("hardware.compute_efficiency", self.compute_efficiency),
+            ("hardware.attention_efficiency", self.attention_efficiency),
+            ("hardware.memory_efficiency", self.memory_efficiency),
+            ("hardware.kv_memory_efficiency", self.kv_memory_efficiency),
+        ] {
+            within(field, value, EFFICIENCY, "(a fraction of the peak)")?;
+        }
         unit_interval("hardware.attention_overlap", self.attention_overlap)?;
         unit_interval("hardware.roofline_softness", self.roofline_softness)?;
-        non_negative("hardware.step_overhead", self.step_overhead)?;
-        non_negative("hardware.layer_overhead", self.layer_overhead)?;
-        non_negative("hardware.sequence_overhead", self.sequence_overhead)?;
+        for (field, value) in [
+            ("hardware.step_overhead", self.step_overhead),
+            ("hardware.layer_overhead", self.layer_overhead),
+            ("hardware.sequence_overhead", self.sequence_overhead),
+        ] {
+            within(field, value, OVERHEAD_SECONDS, "seconds")?;
+        }
         Ok(())
     }
 

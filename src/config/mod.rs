@@ -4,12 +4,13 @@
 //! falls back to a default. Validation checks each section and then what only the whole config
 //! can tell (a KV cache too small for one full-length request).
 
-mod check;
+pub(crate) mod check;
 mod de;
 mod hardware;
 mod model;
 mod scheduler;
 mod simulation;
+mod warnings;
 mod workload;
 
 use std::path::{Path, PathBuf};
@@ -22,7 +23,7 @@ pub use scheduler::{Policy, SchedulerConfig};
 pub use simulation::SimulationConfig;
 pub use workload::{ArrivalPattern, LengthDist, WorkloadConfig};
 
-use crate::{bail, Error, Result};
+use crate::{bail, shorten, shorten_quoted, Error, Result};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -36,6 +37,9 @@ pub struct Config {
     /// The folder relative paths inside the config (dataset_path) resolve against.
     #[serde(skip)]
     pub base_dir: PathBuf,
+    /// The pattern-dependent `[workload]` keys the TOML set (see [`Config::warnings`]).
+    #[serde(skip)]
+    given_workload_keys: Vec<String>,
 }
 
 impl Config {
@@ -52,10 +56,12 @@ impl Config {
     pub fn from_toml_str(text: &str) -> Result<Config> {
         let de =
             toml::Deserializer::parse(text).map_err(|e| describe_toml_error(text, &e, None))?;
-        let config: Config = serde_path_to_error::deserialize(de).map_err(|e| {
+        let mut config: Config = serde_path_to_error::deserialize(de).map_err(|e| {
             let path = e.path().to_string();
             describe_toml_error(text, e.inner(), Some(&path))
         })?;
+        config.given_workload_keys =
+            warnings::given_pattern_keys(toml::from_str::<toml::Table>(text).ok().as_ref());
         config.validate()?;
         Ok(config)
     }
@@ -66,11 +72,14 @@ impl Config {
     pub fn from_toml_value_unvalidated(
         value: toml::Value,
     ) -> std::result::Result<Config, (String, String)> {
-        serde_path_to_error::deserialize(value).map_err(|e| {
+        let given = warnings::given_pattern_keys(value.as_table());
+        let mut config: Config = serde_path_to_error::deserialize(value).map_err(|e| {
             let path = e.path().to_string();
             let message = describe_serde_message(e.inner().message(), &path);
             (path, message)
-        })
+        })?;
+        config.given_workload_keys = given;
+        Ok(config)
     }
 
     /// Builds and validates a config from an already-parsed TOML table.
@@ -133,7 +142,7 @@ fn describe_toml_error(text: &str, err: &toml::de::Error, path: Option<&str>) ->
     let mut message = describe_serde_message(err.message(), path.unwrap_or(""));
     // toml says "duplicate key" without naming it; the span does.
     if let (Some(span), "duplicate key") = (&span, message.as_str()) {
-        message = format!("duplicate key `{}`", text[span.clone()].trim());
+        message = format!("duplicate key `{}`", shorten(text[span.clone()].trim()));
     }
     match line {
         Some(line) => Error::new(format!("line {line}: {message}")),
@@ -141,8 +150,14 @@ fn describe_toml_error(text: &str, err: &toml::de::Error, path: Option<&str>) ->
     }
 }
 
-/// Rewords serde's messages for people who write TOML, not Rust.
+/// Rewords serde's messages for people who write TOML, not Rust. serde quotes the offending
+/// value or key whole; those quotes are shortened (a 100,000-character value gives a short
+/// line, not a 200 KB one).
 fn describe_serde_message(message: &str, path: &str) -> String {
+    shorten_quoted(&reword_serde_message(message, path))
+}
+
+fn reword_serde_message(message: &str, path: &str) -> String {
     let message = message.trim().replace('\n', " ");
     let path = path.trim_end_matches('?');
     let path = if path == "." { "" } else { path };

@@ -2,7 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::check::at_least_one;
+use super::check::{
+    at_least_one, count_within, HEAD_DIM_MAX, HIDDEN_DIM_MAX, NUM_HEADS_MAX, NUM_LAYERS_MAX,
+    NUM_PARAMETERS_MAX,
+};
 use crate::{bail, Result};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -40,17 +43,35 @@ pub struct ModelConfig {
 }
 
 impl ModelConfig {
+    /// Sizes must be at least 1 and at most the bounds of [`super::check`] (far beyond any
+    /// published model), so that a step's FLOPs and bytes stay finite.
     pub(super) fn validate(&self) -> Result<()> {
-        at_least_one("model.num_parameters", self.num_parameters)?;
-        at_least_one("model.num_layers", self.num_layers.into())?;
-        at_least_one("model.hidden_dim", self.hidden_dim.into())?;
-        at_least_one("model.num_heads", self.num_heads.into())?;
+        count_within(
+            "model.num_parameters",
+            self.num_parameters,
+            NUM_PARAMETERS_MAX,
+        )?;
+        count_within(
+            "model.num_layers",
+            self.num_layers.into(),
+            NUM_LAYERS_MAX.into(),
+        )?;
+        count_within(
+            "model.hidden_dim",
+            self.hidden_dim.into(),
+            HIDDEN_DIM_MAX.into(),
+        )?;
+        count_within(
+            "model.num_heads",
+            self.num_heads.into(),
+            NUM_HEADS_MAX.into(),
+        )?;
         at_least_one("model.max_seq_len", self.max_seq_len.into())?;
         if self.max_seq_len < 2 {
             bail!("model.max_seq_len = 1 is invalid: a request needs at least one prompt and one output token");
         }
         if let Some(active) = self.num_active_parameters {
-            at_least_one("model.num_active_parameters", active)?;
+            count_within("model.num_active_parameters", active, NUM_PARAMETERS_MAX)?;
             if active > self.num_parameters {
                 bail!(
                     "model.num_active_parameters = {active} is larger than model.num_parameters = {}",
@@ -68,7 +89,7 @@ impl ModelConfig {
             }
         }
         match self.head_dim {
-            Some(d) => at_least_one("model.head_dim", d.into())?,
+            Some(d) => count_within("model.head_dim", d.into(), HEAD_DIM_MAX.into())?,
             None if self.hidden_dim % self.num_heads != 0 => bail!(
                 "model.hidden_dim = {} is not divisible by model.num_heads = {}: set model.head_dim",
                 self.hidden_dim,

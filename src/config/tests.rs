@@ -1,8 +1,8 @@
 use super::*;
 
-const REFERENCE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/seed-era");
+pub(super) const REFERENCE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/seed-era");
 
-fn minimal(extra_scheduler: &str) -> String {
+pub(super) fn minimal(extra_scheduler: &str) -> String {
     format!(
         r#"
         [hardware]
@@ -208,11 +208,11 @@ fn calibration_keys_default_to_the_roofline_and_are_checked() {
     for (line, says) in [
         (
             "compute_efficiency = 1.5",
-            "hardware.compute_efficiency = 1.5 is invalid: it must be in (0, 1]",
+            "hardware.compute_efficiency = 1.5 is invalid: it must be a number from 0.01 to 1",
         ),
         (
             "kv_memory_efficiency = 0",
-            "hardware.kv_memory_efficiency = 0 is invalid: it must be in (0, 1]",
+            "hardware.kv_memory_efficiency = 0 is invalid: it must be a number from 0.01 to 1",
         ),
         (
             "roofline_softness = -0.1",
@@ -224,7 +224,7 @@ fn calibration_keys_default_to_the_roofline_and_are_checked() {
         ),
         (
             "layer_overhead = -1e-5",
-            "hardware.layer_overhead = -0.00001 is invalid: it must be a number >= 0",
+            "hardware.layer_overhead = -1e-5 is invalid: it must be a number from 0 to 1 seconds",
         ),
         ("causal_attention = 1", "hardware.causal_attention"),
         (

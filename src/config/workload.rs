@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::check::{at_least_one, non_negative, positive};
+use super::check::{at_least_one, non_negative, num, within, ARRIVAL_RATE, DURATION_SECONDS_MAX};
 use crate::{bail, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -80,10 +80,16 @@ impl LengthDist {
             }
             LengthDist::Normal { mean, std_dev } | LengthDist::Lognormal { mean, std_dev } => {
                 if !mean.is_finite() {
-                    bail!("{field}.mean = {mean} is invalid: it must be a finite number");
+                    bail!(
+                        "{field}.mean = {} is invalid: it must be a finite number",
+                        num(mean)
+                    );
                 }
                 if !(std_dev.is_finite() && std_dev >= 0.0) {
-                    bail!("{field}.std_dev = {std_dev} is invalid: it must be >= 0");
+                    bail!(
+                        "{field}.std_dev = {} is invalid: it must be >= 0",
+                        num(std_dev)
+                    );
                 }
                 Ok(())
             }
@@ -155,14 +161,26 @@ impl WorkloadConfig {
                 None => bail!(
                     "workload.arrival_rate is missing: arrival_pattern = \"{pattern}\" needs a rate in requests/s"
                 ),
-                Some(rate) => positive("workload.arrival_rate", rate)?,
+                Some(rate) => within(
+                    "workload.arrival_rate",
+                    rate,
+                    ARRIVAL_RATE,
+                    "requests/s",
+                )?,
             }
         }
         if let Some(n) = self.num_requests {
             at_least_one("workload.num_requests", n)?;
         }
         if let Some(d) = self.duration_secs {
-            positive("workload.duration_secs", d)?;
+            if !(d > 0.0 && d <= DURATION_SECONDS_MAX) {
+                bail!(
+                    "workload.duration_secs = {} is invalid: it must be greater than 0 and at \
+                     most {} seconds",
+                    num(d),
+                    num(DURATION_SECONDS_MAX)
+                );
+            }
         }
         // A dataset bounds the run by its own length.
         if self.num_requests.is_none() && self.dataset_path.is_none() {
@@ -182,6 +200,7 @@ impl WorkloadConfig {
         )?;
         at_least_one("workload.burst_size", self.burst_size.into())?;
         if let Some(rate) = self.arrival_rate {
+            // Ignored by this pattern (Config::warnings says so), but still a number.
             non_negative("workload.arrival_rate", rate)?;
         }
         if self.dataset_path.is_none() {

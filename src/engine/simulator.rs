@@ -156,7 +156,9 @@ impl Simulator {
             }
         }
         progress(&self.progress());
-        Ok(self.finish())
+        let summary = self.finish();
+        summary.check_finite()?;
+        Ok(summary)
     }
 
     /// Advances the simulation by one engine iteration.
@@ -172,6 +174,7 @@ impl Simulator {
             });
         }
         if let Some(cost) = self.try_decode_span() {
+            check_step(&cost, self.now)?;
             return Ok(StepOutcome::Ran(cost));
         }
         let preempted = self.schedule();
@@ -195,6 +198,7 @@ impl Simulator {
             cached: self.requests[slot].num_computed,
             new: n,
         }));
+        check_step(&cost, self.now + cost.time)?;
         let kv_util = f64::from(self.kv.num_used()) / f64::from(self.kv.num_blocks());
         let step_start = self.now;
         self.now += cost.time;
@@ -417,10 +421,58 @@ impl Simulator {
     }
 }
 
+/// Belt and braces behind config validation: a step must take a finite, positive time and
+/// leave the clock finite, or the run is an error naming the cause (never a result built
+/// from infinite or NaN times).
+fn check_step(cost: &StepCost, clock_after: f64) -> Result<()> {
+    if !(cost.time.is_finite() && cost.time > 0.0) {
+        bail!(
+            "a step of {:e} FLOPs and {:e} bytes was priced at {} s: the [hardware] and [model] \
+             numbers are too extreme to simulate",
+            cost.flops,
+            cost.bytes,
+            cost.time
+        );
+    }
+    if !clock_after.is_finite() {
+        bail!(
+            "the simulated clock overflowed ({clock_after} s): the [hardware] and [model] \
+             numbers are too extreme to simulate"
+        );
+    }
+    Ok(())
+}
+
 /// The dataset block hashes of a request's prompt (empty for synthetic requests).
 pub(super) fn prompt_hashes<'a>(dataset: &'a Option<Arc<Dataset>>, r: &Request) -> &'a [u64] {
     match (dataset, r.spec.dataset_index) {
         (Some(d), Some(i)) => &d.prompts[i as usize].block_hashes,
         _ => &[],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cost(time: f64) -> StepCost {
+        StepCost {
+            flops: 1e12,
+            bytes: 1e9,
+            time,
+            flops_util: 0.5,
+            bandwidth_util: 0.5,
+        }
+    }
+
+    #[test]
+    fn a_step_must_take_finite_positive_time_on_a_finite_clock() {
+        assert!(check_step(&cost(1e-3), 5.0).is_ok());
+        for bad in [f64::NAN, f64::INFINITY, 0.0, -1.0] {
+            let err = check_step(&cost(bad), 5.0).unwrap_err();
+            assert!(err.message().contains("was priced at"), "{err}");
+        }
+        let err = check_step(&cost(1e-3), f64::INFINITY).unwrap_err();
+        assert!(err.message().contains("clock overflowed"), "{err}");
     }
 }

@@ -244,6 +244,34 @@ impl RunSummary {
         m
     }
 
+    /// Belt and braces behind config validation: a summary whose numbers are not all finite
+    /// (or whose requests completed in no simulated time, which makes every rate 0) describes
+    /// no real engine, and is an error naming the first such metric rather than a result
+    /// with NaN, null or zero throughput in it. Undefined statistics (no samples) are `None`
+    /// and allowed: they are written as null.
+    pub fn check_finite(&self) -> crate::Result<()> {
+        for metric in self.metrics() {
+            if let MetricValue::Float(Some(x)) = metric.value {
+                if !x.is_finite() {
+                    crate::bail!(
+                        "the run's {} came out as {x}: the config's numbers (hardware, model, \
+                         workload) are too extreme to simulate",
+                        metric.name
+                    );
+                }
+            }
+        }
+        if self.requests_completed > 0 && self.simulated_seconds <= 0.0 {
+            crate::bail!(
+                "{} requests completed in {} simulated seconds, so every rate would be \
+                 meaningless: the config's step times are too small to simulate",
+                self.requests_completed,
+                self.simulated_seconds
+            );
+        }
+        Ok(())
+    }
+
     /// The metric names and kinds, without a run (for table schemas).
     pub fn metric_schema() -> Vec<Metric> {
         RunSummary::default().metrics()
@@ -341,5 +369,45 @@ mod tests {
         }
         assert_eq!(json["overloaded"], true);
         assert_eq!(flat["served_requests_per_s"], 17.5);
+    }
+
+    #[test]
+    fn non_finite_metrics_are_an_error_naming_the_metric() {
+        let mut s = RunSummary {
+            requests_completed: 1,
+            simulated_seconds: 2.0,
+            ..RunSummary::default()
+        };
+        assert!(s.check_finite().is_ok());
+        s.ttft_ms.p99 = Some(f64::NAN);
+        let err = s.check_finite().unwrap_err();
+        assert!(
+            err.message().contains("ttft_ms_p99 came out as NaN"),
+            "{err}"
+        );
+        s.ttft_ms.p99 = None;
+        s.output_tokens_per_s = f64::INFINITY;
+        let err = s.check_finite().unwrap_err();
+        assert!(
+            err.message()
+                .contains("output_tokens_per_s came out as inf"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn completions_in_zero_time_are_an_error() {
+        let s = RunSummary {
+            requests_completed: 3,
+            ..RunSummary::default()
+        };
+        let err = s.check_finite().unwrap_err();
+        assert!(
+            err.message()
+                .contains("3 requests completed in 0 simulated seconds"),
+            "{err}"
+        );
+        // Nothing completed (an empty run): no rate is claimed, nothing to reject.
+        assert!(RunSummary::default().check_finite().is_ok());
     }
 }

@@ -15,7 +15,7 @@ use toml::{Table, Value};
 use super::limits;
 use super::spec::{SweepSpec, BASE_AXIS, SEED_PATH};
 use crate::config::{Config, LengthDist};
-use crate::{bail, Error, Result, VERSION};
+use crate::{bail, shorten, Error, Result, VERSION};
 
 /// One simulation of the sweep.
 #[derive(Debug, Clone)]
@@ -229,14 +229,14 @@ fn blame(
     message: &str,
 ) -> Error {
     let hits = |path: &str| error_path == path || error_path.starts_with(&format!("{path}."));
+    // Paths and values come from the spec: quote at most a short piece of each.
+    let quote =
+        |path: &str, value: &Value| format!("{} = {}", shorten(path), shorten(&value.to_string()));
     if let Some((path, value)) = overrides.iter().find(|(p, _)| hits(p)) {
-        return Error::new(format!("axis {path} = {}: {message}", limits::short(value)));
+        return Error::new(format!("axis {}: {message}", quote(path, value)));
     }
     if let Some((path, value)) = spec.set.iter().find(|(p, _)| hits(p)) {
-        return Error::new(format!(
-            "[set] {path} = {}: {message}",
-            limits::short(value)
-        ));
+        return Error::new(format!("[set] {}: {message}", quote(path, value)));
     }
     // An unknown key: serde names the section it was found in.
     if let Some((path, value)) = overrides
@@ -245,7 +245,7 @@ fn blame(
         .chain(spec.set.iter().map(|(p, v)| (p.as_str(), v)))
         .find(|(p, _)| message.contains(&format!("`{}`", p.rsplit('.').next().unwrap_or(p))))
     {
-        return Error::new(format!("{path} = {}: {message}", limits::short(value)));
+        return Error::new(format!("{}: {message}", quote(path, value)));
     }
     Error::new(format!("base config {}: {message}", base.display()))
 }

@@ -56,13 +56,10 @@ pub fn check_size(table: &Table, bases: usize) -> Result<()> {
     check_runs(&lengths, seeds)
 }
 
-/// A value for an error message: inline TOML, cut short when long.
+/// A value for an error message: inline TOML, cut short when long (by the crate's one rule
+/// for quoting input, [`crate::shorten`]).
 pub fn short(value: &Value) -> String {
-    let text = value.to_string();
-    match text.char_indices().nth(40) {
-        Some((cut, _)) => format!("{}...", &text[..cut]),
-        None => text,
-    }
+    crate::shorten(&value.to_string())
 }
 
 /// Most memory one run of a sweep may be expected to need (bytes). Several runs share the

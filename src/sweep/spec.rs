@@ -32,7 +32,7 @@ use std::path::{Path, PathBuf};
 use toml::{Table, Value};
 
 use super::limits;
-use crate::{bail, Error, Result};
+use crate::{bail, shorten_quoted, Error, Result};
 use exclude::{check_exclusion_values, parse_exclusion};
 
 /// The path of the seed axis: what the summary folds over.
@@ -93,8 +93,13 @@ impl SweepSpec {
         SweepSpec::parse(&text, path).map_err(|e| e.context(path.display()))
     }
 
-    /// Parses spec text; `path` locates relative base paths.
+    /// Parses spec text; `path` locates relative base paths. Errors quote at most a short
+    /// piece of any key or value of the spec.
     pub fn parse(text: &str, path: &Path) -> Result<SweepSpec> {
+        SweepSpec::parse_full(text, path).map_err(|e| Error::new(shorten_quoted(e.message())))
+    }
+
+    fn parse_full(text: &str, path: &Path) -> Result<SweepSpec> {
         let table: Table = text.parse().map_err(|e: toml::de::Error| {
             let line = e
                 .span()

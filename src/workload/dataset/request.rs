@@ -97,10 +97,19 @@ fn max_tokens(body: &Map<String, Value>, key: &str) -> Result<Option<u32>, Strin
         Some(value) => match value.as_u64().and_then(|n| u32::try_from(n).ok()) {
             Some(n) if n >= 1 => Ok(Some(n)),
             _ => Err(format!(
-                "{key} = {value} is invalid: it must be an integer from 1 to {}",
+                "{key} = {} is invalid: it must be an integer from 1 to {}",
+                quote(value),
                 u32::MAX
             )),
         },
+    }
+}
+
+/// A JSON value as an error quotes it: a string in quotes, at most a short piece of it.
+fn quote(value: &Value) -> String {
+    match value {
+        Value::String(s) => format!("\"{}\"", crate::shorten(s)),
+        other => crate::shorten(&other.to_string()).into_owned(),
     }
 }
 
@@ -142,8 +151,9 @@ fn text_of_parts(i: usize, parts: &[Value]) -> Result<String, String> {
             (Some("text"), Some(Value::String(s))) => text.push_str(s),
             (Some(other), _) if other != "text" => {
                 return Err(format!(
-                    "messages[{i}].content[{j}] has type {other:?}: only text parts \
-                     {{\"type\": \"text\", \"text\": \"...\"}} are supported"
+                    "messages[{i}].content[{j}] has type {:?}: only text parts \
+                     {{\"type\": \"text\", \"text\": \"...\"}} are supported",
+                    crate::shorten(other)
                 ))
             }
             _ => {
