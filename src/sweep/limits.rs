@@ -59,7 +59,7 @@ pub fn check_size(table: &Table, bases: usize) -> Result<()> {
 /// A value for an error message: inline TOML, cut short when long (by the crate's one rule
 /// for quoting input, [`crate::shorten`]).
 pub fn short(value: &Value) -> String {
-    crate::shorten(&value.to_string())
+    crate::shorten(&value.to_string()).into_owned()
 }
 
 /// Most memory one run of a sweep may be expected to need (bytes). Several runs share the
