@@ -5,6 +5,13 @@ use serde::{Deserialize, Serialize};
 use super::check::{at_least_one, non_negative, positive};
 use crate::{bail, Result};
 
+/// The most requests one run may have: num_requests, a dataset's lines, or what
+/// arrival_rate x duration_secs implies. Ten million closed-loop requests run in about a
+/// minute on one core in well under 500 MB (the metrics keep a fixed size past a million
+/// samples; see README, Performance), but requests that wait hold about 200 bytes each, so a
+/// batched run of this many needs about 2 GB: the limit keeps the worst case on a laptop.
+pub const MAX_REQUESTS: u64 = 10_000_000;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ArrivalPattern {
@@ -160,9 +167,31 @@ impl WorkloadConfig {
         }
         if let Some(n) = self.num_requests {
             at_least_one("workload.num_requests", n)?;
+            if n > MAX_REQUESTS {
+                bail!(
+                    "workload.num_requests = {n} is over the limit of {MAX_REQUESTS} requests per \
+                     run (memory and time grow with it): split it into runs of at most \
+                     {MAX_REQUESTS}"
+                );
+            }
         }
         if let Some(d) = self.duration_secs {
             positive("workload.duration_secs", d)?;
+        }
+        if let (None, Some(d), Some(rate), true) = (
+            self.num_requests,
+            self.duration_secs,
+            self.arrival_rate,
+            self.arrival_pattern.uses_rate(),
+        ) {
+            let expected = rate * d;
+            if expected > MAX_REQUESTS as f64 {
+                bail!(
+                    "workload: arrival_rate x duration_secs = {rate} x {d} = {expected:.0} \
+                     requests, over the limit of {MAX_REQUESTS} per run: shorten \
+                     duration_secs, or set num_requests <= {MAX_REQUESTS}"
+                );
+            }
         }
         // A dataset bounds the run by its own length.
         if self.num_requests.is_none() && self.dataset_path.is_none() {

@@ -1,6 +1,6 @@
 //! What a run records while it goes: per-request latencies, per-gap ITL, per-step integrals.
 
-use super::quantiles::DistStats;
+use super::quantiles::Samples;
 use super::summary::RunSummary;
 use crate::engine::StepCost;
 
@@ -8,13 +8,15 @@ use crate::engine::StepCost;
 /// [`RunSummary`]. Times are simulated seconds.
 #[derive(Debug, Default, Clone)]
 pub struct Collector {
-    ttft: Vec<f64>,
-    e2e: Vec<f64>,
-    tpot: Vec<f64>,
+    /// Latencies of completed requests. Each is exact up to a million samples, then a
+    /// histogram (see [`Samples`]), so memory stays flat however many requests a run has.
+    ttft: Samples,
+    e2e: Samples,
+    tpot: Samples,
     /// Inter-token gaps as (gap, how many tokens had it). Every decode that follows its previous
     /// token by exactly one step shares the step's duration, so a step adds one entry for all of
     /// them instead of one per token: memory grows with steps, not with output tokens.
-    itl: Vec<(f64, u64)>,
+    itl: Samples,
     /// Prompt tokens of completed requests.
     input_tokens: u64,
     /// Output tokens emitted (counted as they are emitted, not from the requests' lengths).
@@ -42,14 +44,14 @@ impl Collector {
         self.flops_util_time += cost.flops_util * cost.time;
         self.bandwidth_util_time += cost.bandwidth_util * cost.time;
         if same_step_gaps > 0 {
-            self.itl.push((cost.time, same_step_gaps));
+            self.itl.push_weighted(cost.time, same_step_gaps);
         }
     }
 
     /// A token emitted `gap` seconds after the request's previous one, when that is not one
     /// step (after a preemption, or a step in which the request was not scheduled).
     pub fn record_gap(&mut self, gap: f64) {
-        self.itl.push((gap, 1));
+        self.itl.push(gap);
     }
 
     pub fn record_preemption(&mut self) {
@@ -99,10 +101,10 @@ impl Collector {
         let per_s = |x: f64| if makespan > 0.0 { x / makespan } else { 0.0 };
         let lookups = self.prefix_hit_tokens + self.prefix_miss_tokens;
         RunSummary {
-            ttft_ms: DistStats::of(&self.ttft).scaled(1e3),
-            e2e_ms: DistStats::of(&self.e2e).scaled(1e3),
-            tpot_ms: DistStats::of(&self.tpot).scaled(1e3),
-            itl_ms: DistStats::of_weighted(&mut self.itl).scaled(1e3),
+            ttft_ms: self.ttft.stats().scaled(1e3),
+            e2e_ms: self.e2e.stats().scaled(1e3),
+            tpot_ms: self.tpot.stats().scaled(1e3),
+            itl_ms: self.itl.stats().scaled(1e3),
             input_tokens_per_s: per_s(self.input_tokens as f64),
             output_tokens_per_s: per_s(self.output_tokens as f64),
             requests_per_s: per_s(self.completed as f64),

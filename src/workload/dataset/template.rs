@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use minijinja::syntax::SyntaxConfig;
-use minijinja::{Environment, Error as JinjaError, ErrorKind, Value};
+use minijinja::{Environment, Error as JinjaError, ErrorKind, State, Value};
 use tokenizers::Tokenizer;
 
 use super::request::ChatRequest;
@@ -22,6 +22,14 @@ pub enum ChatTemplate {
 
 /// The name the template has in minijinja's error messages ("... (in chat_template:3)").
 const TEMPLATE_NAME: &str = "chat_template";
+
+/// The work one render of the chat template may do, in minijinja fuel: one per instruction and
+/// one per 64 bytes of text it creates (output, concatenations, filter and method results).
+/// Fuel only goes down, so this bounds a render to about 4 million instructions (well under a
+/// second) and 256 MB of strings: a runaway loop or a string that doubles itself stops with an
+/// error instead of hanging or exhausting memory. Real chat templates use a few thousand fuel
+/// per request, and the longest line the loader accepts (4 MiB) about 10^5.
+pub const TEMPLATE_FUEL: u64 = 4_000_000;
 
 impl ChatTemplate {
     /// Reads `--chat-template`: `None` (any case) joins the contents; the path of an existing
@@ -179,7 +187,8 @@ impl Renderer {
                 .build()
                 .expect("the default delimiters are valid"),
         );
-        env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+        env.set_unknown_method_callback(python_method);
+        env.set_fuel(Some(TEMPLATE_FUEL));
         env.add_function("raise_exception", raise_exception);
         env.add_template_owned(TEMPLATE_NAME, source.clone())
             .map_err(|e| Error::new(format!("chat template does not parse: {e}")))?;
@@ -222,8 +231,75 @@ impl Renderer {
         }
         env.get_template(TEMPLATE_NAME)
             .and_then(|t| t.render(ctx))
-            .map_err(|e| format!("the chat template failed: {e}"))
+            .map_err(|e| match e.kind() {
+                ErrorKind::OutOfFuel => format!(
+                    "the chat template exceeded its limit of {TEMPLATE_FUEL} fuel per request \
+                     (minijinja's measure of work: one per instruction, one per 64 bytes of \
+                     text created): it loops or builds text without bound"
+                ),
+                _ => format!("the chat template failed: {e}"),
+            })
     }
+}
+
+/// Python string and dict methods (pycompat), with the output of the two that can make a
+/// string much larger than their inputs, `str.replace` and `str.join`, paid for in fuel
+/// *before* they build it: minijinja charges a method only for the value it returns, and
+/// `s.replace("", s)` squares the length of `s` in one call.
+fn python_method(
+    state: &mut State,
+    value: &Value,
+    method: &str,
+    args: &[Value],
+) -> std::result::Result<Value, JinjaError> {
+    if let Some(s) = value.as_str() {
+        let bytes = match (method, args) {
+            ("replace", [old, new, rest @ ..]) => match (old.as_str(), new.as_str()) {
+                (Some(old), Some(new)) => {
+                    let count = rest.first().and_then(|c| i64::try_from(c.clone()).ok());
+                    replaced_len(s, old, new, count)
+                }
+                _ => 0,
+            },
+            ("join", [items]) => joined_len(s, items),
+            _ => 0,
+        };
+        state.consume_fuel(bytes / 64)?;
+    }
+    minijinja_contrib::pycompat::unknown_method_callback(state, value, method, args)
+}
+
+/// The length of `s.replace(old, new, count)` (a negative or absent count replaces all).
+fn replaced_len(s: &str, old: &str, new: &str, count: Option<i64>) -> u64 {
+    let found = if old.is_empty() {
+        s.chars().count() as u64 + 1
+    } else {
+        s.matches(old).count() as u64
+    };
+    let n = match count {
+        Some(c) if c >= 0 => found.min(c as u64),
+        _ => found,
+    };
+    (s.len() as u64 - n * old.len() as u64).saturating_add(n.saturating_mul(new.len() as u64))
+}
+
+/// The length of `separator.join(items)`, items written as the template would print them.
+fn joined_len(separator: &str, items: &Value) -> u64 {
+    let Ok(iter) = items.try_iter() else {
+        return 0;
+    };
+    let mut total = 0u64;
+    for (i, item) in iter.enumerate() {
+        let len = match item.as_str() {
+            Some(text) => text.len(),
+            None => item.to_string().len(),
+        };
+        total = total.saturating_add(len as u64);
+        if i > 0 {
+            total = total.saturating_add(separator.len() as u64);
+        }
+    }
+    total
 }
 
 fn json_object_to_value(object: &serde_json::Map<String, serde_json::Value>) -> Value {
