@@ -53,8 +53,9 @@ impl LogHistogram {
             self.offset = i;
             self.counts.push(0);
         } else if i < self.offset {
-            let grow = (self.offset - i) as usize;
-            self.counts.splice(0..0, std::iter::repeat_n(0, grow));
+            let mut grown = vec![0; (self.offset - i) as usize];
+            grown.extend_from_slice(&self.counts);
+            self.counts = grown;
             self.offset = i;
         } else if i - self.offset >= self.counts.len() as i64 {
             self.counts.resize((i - self.offset + 1) as usize, 0);
@@ -63,6 +64,7 @@ impl LogHistogram {
     }
 
     /// Buckets allocated (for memory accounting in tests).
+    #[cfg(test)]
     pub fn num_buckets(&self) -> usize {
         self.counts.len()
     }
