@@ -227,7 +227,10 @@ fn a_cache_past_the_block_limit_is_rejected_naming_the_number() {
     );
     let blocks = (5e15 / f64::from(2 * 8 * (8192 / 64) * 2 * 80)).floor() as u64;
     let line = error_for("too_many_blocks", &config, &[]);
-    assert_mentions(&line, &[&format!("{blocks} blocks"), "2^32 - 1", "block_size"]);
+    assert_mentions(
+        &line,
+        &[&format!("{blocks} blocks"), "2^32 - 1", "block_size"],
+    );
 }
 
 fn tokenizer() -> String {
@@ -271,7 +274,11 @@ fn a_dataset_line_over_the_limit_is_rejected_while_reading() {
         r#"{{"messages": [{{"role": "user", "content": "{}"}}]}}"#,
         "a".repeat(MAX_LINE_BYTES)
     );
-    std::fs::write(dir.join("dataset.jsonl"), format!("{LINE}\n{long}\n{LINE}\n")).unwrap();
+    std::fs::write(
+        dir.join("dataset.jsonl"),
+        format!("{LINE}\n{long}\n{LINE}\n"),
+    )
+    .unwrap();
     let (line, _) = dataset_error(&dir, "None");
     assert_mentions(
         &line,
@@ -289,7 +296,10 @@ fn a_dataset_line_over_the_limit_is_rejected_while_reading() {
         .and_then(|rest| rest.split(' ').next())
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no length in: {line}"));
-    assert!(at_least > MAX_LINE_BYTES && at_least <= long.len(), "{line}");
+    assert!(
+        at_least > MAX_LINE_BYTES && at_least <= long.len(),
+        "{line}"
+    );
 }
 
 #[test]

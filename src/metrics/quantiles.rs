@@ -245,7 +245,11 @@ mod tests {
         let dist = LogNormal::new(-3.0, 1.5).unwrap();
         (0..n)
             .map(|_| {
-                let w = if weighted { rng.random_range(1..=64) } else { 1 };
+                let w = if weighted {
+                    rng.random_range(1..=64)
+                } else {
+                    1
+                };
                 (dist.sample(&mut rng), w)
             })
             .collect()
@@ -279,7 +283,10 @@ mod tests {
             let exact = DistStats::of_weighted(&mut data.clone());
             assert_eq!(approx.count, exact.count);
             assert_eq!((approx.min, approx.max), (exact.min, exact.max));
-            assert_eq!(approx.mean, exact.mean, "the mean is summed in the same order");
+            assert_eq!(
+                approx.mean, exact.mean,
+                "the mean is summed in the same order"
+            );
             for (a, e) in [
                 (approx.p50, exact.p50),
                 (approx.p90, exact.p90),

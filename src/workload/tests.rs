@@ -191,5 +191,8 @@ fn fixed_rate_over_a_duration_stops_at_the_request_limit_and_says_so() {
     w.set_max_requests(1001);
     assert_eq!(drain(&mut w).len(), 1001);
     assert!(!w.over_limit());
-    assert_eq!(Workload::new(&c, None).unwrap().max_requests(), MAX_REQUESTS);
+    assert_eq!(
+        Workload::new(&c, None).unwrap().max_requests(),
+        MAX_REQUESTS
+    );
 }

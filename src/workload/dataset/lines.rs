@@ -5,7 +5,9 @@ use std::io::BufRead;
 pub enum LineError {
     Io(std::io::Error),
     /// The line goes on past the limit; `read` bytes of it were seen.
-    TooLong { read: usize },
+    TooLong {
+        read: usize,
+    },
 }
 
 /// Reads one line, its `\n` included, into `buf` (cleared by the caller), as `read_until`
