@@ -99,7 +99,7 @@ impl Samples {
                 h.value_at_rank(rank).clamp(min, max)
             }
         };
-        let q = |p: f64| Some(quantile(count, p, &value_at));
+        let q = |p: f64| Some(quantile(count, p, value_at));
         DistStats {
             count,
             mean: Some(self.sum / count as f64),

@@ -113,6 +113,11 @@ pub struct DatasetOptions<'a> {
 /// Reads, renders and tokenises the dataset. Every error names the file, and for a request its
 /// line.
 pub fn load(options: &DatasetOptions) -> Result<Dataset> {
+    load_at_most(options, MAX_REQUESTS)
+}
+
+/// [`load`], refusing a dataset of more than `max_requests` requests when no limit is given.
+fn load_at_most(options: &DatasetOptions, max_requests: u64) -> Result<Dataset> {
     if options.max_seq_len < 2 {
         bail!(
             "dataset {}: max_seq_len = {} leaves no room for a prompt and an output token: it must be >= 2",
@@ -145,7 +150,7 @@ pub fn load(options: &DatasetOptions) -> Result<Dataset> {
     };
 
     // One past the limit per run, to tell a dataset that is too long from one that fits.
-    let limit = options.limit.unwrap_or(MAX_REQUESTS + 1);
+    let limit = options.limit.unwrap_or(max_requests + 1);
     let mut dataset = Dataset {
         prompts: Vec::new(),
         clipped: 0,
@@ -207,10 +212,11 @@ pub fn load(options: &DatasetOptions) -> Result<Dataset> {
             dataset.clipped += u64::from(clipped);
             dataset.prompts.push(prompt);
         }
-        if dataset.prompts.len() as u64 > MAX_REQUESTS {
+        if dataset.prompts.len() as u64 > max_requests {
             bail!(
-                "dataset {}: more than {MAX_REQUESTS} requests (line {line_no}), over the limit \
-                 of requests per run: set workload.num_requests to use the first ones",
+                "dataset {}: more than {max_requests} requests (line {line_no}), over the limit \
+                 of requests per run: set workload.num_requests <= {max_requests} to use the \
+                 first ones",
                 options.path.display()
             );
         }
@@ -296,3 +302,40 @@ impl Loader<'_> {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod limit_tests {
+    use super::*;
+
+    #[test]
+    fn a_dataset_longer_than_the_request_limit_is_refused_unless_cut_short() {
+        let dir = std::env::temp_dir().join(format!("il-dataset-limit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("five.jsonl");
+        let line = r#"{"messages": [{"role": "user", "content": "hi"}]}"#;
+        std::fs::write(&path, format!("{line}\n").repeat(5)).unwrap();
+        let tokenizer =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("data/tokenizers/qwen3/tokenizer.json");
+        let mut options = DatasetOptions {
+            path: &path,
+            tokenizer: &tokenizer,
+            template: &ChatTemplate::Join,
+            max_seq_len: 100,
+            block_size: 16,
+            limit: None,
+        };
+        let err = load_at_most(&options, 4).unwrap_err().to_string();
+        assert!(
+            err.contains("five.jsonl") && err.contains("more than 4 requests"),
+            "{err}"
+        );
+        assert!(
+            err.contains("line 5") && err.contains("num_requests <= 4"),
+            "{err}"
+        );
+        assert_eq!(load_at_most(&options, 5).unwrap().prompts.len(), 5);
+        options.limit = Some(4);
+        assert_eq!(load_at_most(&options, 4).unwrap().prompts.len(), 4);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
