@@ -6,10 +6,10 @@ use super::check::{at_least_one, non_negative, positive};
 use crate::{bail, Result};
 
 /// The most requests one run may have: num_requests, a dataset's lines, or what
-/// arrival_rate x duration_secs implies. Ten million closed-loop requests run in about a
-/// minute on one core in well under 500 MB (the metrics keep a fixed size past a million
-/// samples; see README, Performance), but requests that wait hold about 200 bytes each, so a
-/// batched run of this many needs about 2 GB: the limit keeps the worst case on a laptop.
+/// arrival_rate x duration_secs implies. A closed-loop run of this many keeps its memory flat
+/// (the metrics stop growing past a million samples; README, Performance, has the measured
+/// peak), but requests that wait at once hold about 200 bytes each, so a batched run of this
+/// many needs about 2 GB: the limit keeps that worst case within a laptop's memory.
 pub const MAX_REQUESTS: u64 = 10_000_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
