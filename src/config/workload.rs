@@ -8,8 +8,9 @@ use crate::{bail, Result};
 /// The most requests one run may have: num_requests, a dataset's lines, or what
 /// arrival_rate x duration_secs implies. A closed-loop run of this many keeps its memory flat
 /// (the metrics stop growing past a million samples; README, Performance, has the measured
-/// peak), but requests that wait at once hold about 200 bytes each, so a batched run of this
-/// many needs about 2 GB: the limit keeps that worst case within a laptop's memory.
+/// peak), but requests that wait at once hold about 400 bytes each (engine slot, queue entry,
+/// metrics), so a batched run of this many needs about 4 GB: the limit keeps that worst case
+/// within a workstation's memory.
 pub const MAX_REQUESTS: u64 = 10_000_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
