@@ -21,7 +21,7 @@ pub use hardware::HardwareConfig;
 pub use model::ModelConfig;
 pub use scheduler::{Policy, SchedulerConfig};
 pub use simulation::SimulationConfig;
-pub use workload::{ArrivalPattern, LengthDist, WorkloadConfig};
+pub use workload::{ArrivalPattern, LengthDist, WorkloadConfig, MAX_REQUESTS};
 
 use crate::{bail, shorten, shorten_quoted, Error, Result};
 

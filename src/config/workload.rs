@@ -5,6 +5,14 @@ use serde::{Deserialize, Serialize};
 use super::check::{at_least_one, non_negative, num, within, ARRIVAL_RATE, DURATION_SECONDS_MAX};
 use crate::{bail, Result};
 
+/// The most requests one run may have: num_requests, a dataset's lines, or what
+/// arrival_rate x duration_secs implies. A closed-loop run of this many keeps its memory flat
+/// (the metrics stop growing past a million samples; README, Performance, has the measured
+/// peak), but requests that wait at once hold about 400 bytes each (engine slot, queue entry,
+/// metrics), so a batched run of this many needs about 4 GB: the limit keeps that worst case
+/// within a workstation's memory.
+pub const MAX_REQUESTS: u64 = 10_000_000;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ArrivalPattern {
@@ -171,6 +179,13 @@ impl WorkloadConfig {
         }
         if let Some(n) = self.num_requests {
             at_least_one("workload.num_requests", n)?;
+            if n > MAX_REQUESTS {
+                bail!(
+                    "workload.num_requests = {n} is over the limit of {MAX_REQUESTS} requests per \
+                     run (memory and time grow with it): split it into runs of at most \
+                     {MAX_REQUESTS}"
+                );
+            }
         }
         if let Some(d) = self.duration_secs {
             if !(d > 0.0 && d <= DURATION_SECONDS_MAX) {
@@ -179,6 +194,21 @@ impl WorkloadConfig {
                      most {} seconds",
                     num(d),
                     num(DURATION_SECONDS_MAX)
+                );
+            }
+        }
+        if let (None, Some(d), Some(rate), true) = (
+            self.num_requests,
+            self.duration_secs,
+            self.arrival_rate,
+            self.arrival_pattern.uses_rate(),
+        ) {
+            let expected = rate * d;
+            if expected > MAX_REQUESTS as f64 {
+                bail!(
+                    "workload: arrival_rate x duration_secs = {rate} x {d} = {expected:.0} \
+                     requests, over the limit of {MAX_REQUESTS} per run: shorten \
+                     duration_secs, or set num_requests <= {MAX_REQUESTS}"
                 );
             }
         }

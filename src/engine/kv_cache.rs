@@ -6,6 +6,13 @@
 //! instead of recomputing it; allocation takes from the front of the queue, evicting the least
 //! recently released cached block. The queue is an intrusive doubly linked list, so taking a
 //! cached block out of the middle on a hit costs O(1).
+//!
+//! Per-block state (28 bytes) is allocated as blocks are first used, not up front: a cache of
+//! 10^9 blocks that a run only ever touches 10^4 of costs 10^4 blocks' memory and no start-up
+//! time. At the start every block is free, queued in block order, so the blocks never used yet
+//! are always the front of the queue, in order: allocation takes block `materialized` (the
+//! lowest never-used one) while there is one, which is exactly what the eager queue would hand
+//! out, and only the blocks below `materialized` live in the linked list.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -42,15 +49,20 @@ const NO_HASH: u64 = 0;
 
 #[derive(Debug, Clone)]
 pub struct KvCache {
+    /// Blocks the cache has (the per-block arrays hold only the first `materialized()`).
+    num_blocks: u32,
     ref_count: Vec<u32>,
     /// Content hash of a full block registered in the prefix cache, or NO_HASH.
     hash: Vec<u64>,
     prev: Vec<u32>,
     next: Vec<u32>,
+    /// Front and back of the linked part of the free queue (used blocks that were released).
     head: u32,
     tail: u32,
+    /// Free blocks, never-used ones included.
     num_free: u32,
-    /// When each block last joined the free queue: the queue is in increasing stamp order.
+    /// When each block last joined the free queue: the queue is in increasing stamp order. A
+    /// never-used block b was queued at the start, with stamp b.
     queued_at: Vec<u64>,
     pushes: u64,
     cached: CacheMap,
@@ -58,28 +70,30 @@ pub struct KvCache {
 }
 
 impl KvCache {
+    /// A cache of `num_blocks` free blocks. Allocates nothing per block until blocks are used.
     pub fn new(num_blocks: u32, prefix_caching: bool) -> KvCache {
-        let n = num_blocks as usize;
-        let mut kv = KvCache {
-            ref_count: vec![0; n],
-            hash: vec![NO_HASH; n],
-            prev: vec![NONE; n],
-            next: vec![NONE; n],
+        KvCache {
+            num_blocks,
+            ref_count: Vec::new(),
+            hash: Vec::new(),
+            prev: Vec::new(),
+            next: Vec::new(),
             head: NONE,
             tail: NONE,
-            num_free: 0,
-            queued_at: vec![0; n],
-            pushes: 0,
+            num_free: num_blocks,
+            queued_at: Vec::new(),
+            pushes: u64::from(num_blocks),
             cached: CacheMap::default(),
             prefix_caching,
-        };
-        for b in 0..num_blocks {
-            kv.push_back(b);
         }
-        kv
     }
 
     pub fn num_blocks(&self) -> u32 {
+        self.num_blocks
+    }
+
+    /// Blocks used at least once so far (the ones with per-block state).
+    pub fn materialized(&self) -> u32 {
         self.ref_count.len() as u32
     }
 
@@ -99,6 +113,17 @@ impl KvCache {
 
     /// Takes the least recently released block, evicting its cached content.
     pub fn allocate(&mut self) -> Option<BlockId> {
+        if self.materialized() < self.num_blocks {
+            // The front of the queue is the lowest never-used block (see the module doc).
+            let b = self.materialized();
+            self.ref_count.push(1);
+            self.hash.push(NO_HASH);
+            self.prev.push(NONE);
+            self.next.push(NONE);
+            self.queued_at.push(u64::from(b));
+            self.num_free -= 1;
+            return Some(b);
+        }
         let b = self.head;
         if b == NONE {
             return None;
@@ -167,20 +192,24 @@ impl KvCache {
     /// The free queue from its front: the order in which allocations will take blocks.
     pub fn free_queue(&self) -> impl Iterator<Item = BlockId> + Clone + '_ {
         let mut b = self.head;
-        std::iter::from_fn(move || {
+        let linked = std::iter::from_fn(move || {
             if b == NONE {
                 return None;
             }
             let current = b;
             b = self.next[b as usize];
             Some(current)
-        })
+        });
+        (self.materialized()..self.num_blocks).chain(linked)
     }
 
     /// A free block's place in the queue: of two free blocks, the one with the smaller stamp
     /// is allocated first.
     pub fn queue_stamp(&self, b: BlockId) -> u64 {
-        self.queued_at[b as usize]
+        self.queued_at
+            .get(b as usize)
+            .copied()
+            .unwrap_or(u64::from(b))
     }
 
     fn push_back(&mut self, b: BlockId) {
@@ -216,7 +245,8 @@ impl KvCache {
 
     /// Checks the free queue against the reference counts (tests and debug builds).
     pub fn check_invariants(&self) -> Result<(), String> {
-        let mut seen = 0u32;
+        let fresh = self.num_blocks - self.materialized();
+        let mut seen = fresh;
         let mut b = self.head;
         let mut prev = NONE;
         while b != NONE {
@@ -239,7 +269,7 @@ impl KvCache {
                 self.num_free
             ));
         }
-        let unreferenced = self.ref_count.iter().filter(|&&r| r == 0).count() as u32;
+        let unreferenced = fresh + self.ref_count.iter().filter(|&&r| r == 0).count() as u32;
         if unreferenced != self.num_free {
             return Err(format!(
                 "{unreferenced} blocks are unreferenced but {} are free",
@@ -327,5 +357,120 @@ mod tests {
         kv.release(a);
         kv.release(b);
         kv.check_invariants().unwrap();
+    }
+
+    #[test]
+    fn a_huge_cache_allocates_state_only_for_the_blocks_it_uses() {
+        let n = u32::MAX - 1;
+        let mut kv = KvCache::new(n, true);
+        assert_eq!((kv.num_free(), kv.materialized()), (n, 0));
+        let mut blocks: Vec<_> = (0..1000).map(|_| kv.allocate().unwrap()).collect();
+        assert_eq!(blocks, (0..1000).collect::<Vec<_>>());
+        kv.release_all(&mut blocks);
+        // Released blocks queue behind every never-used one.
+        assert_eq!(kv.free_queue().next(), Some(1000));
+        assert_eq!(kv.allocate(), Some(1000));
+        assert_eq!(kv.materialized(), 1001);
+        assert!(kv.ref_count.capacity() < 4096);
+        assert_eq!(kv.num_used(), 1);
+    }
+
+    /// The eager free queue the lazy one must match: every block queued at the start, a plain
+    /// list with O(n) removal.
+    struct EagerModel {
+        queue: Vec<u32>,
+        ref_count: Vec<u32>,
+        hash: Vec<u64>,
+        cached: HashMap<u64, u32>,
+    }
+
+    impl EagerModel {
+        fn allocate(&mut self) -> Option<u32> {
+            if self.queue.is_empty() {
+                return None;
+            }
+            let b = self.queue.remove(0);
+            let h = std::mem::replace(&mut self.hash[b as usize], NO_HASH);
+            self.cached.remove(&h);
+            self.ref_count[b as usize] = 1;
+            Some(b)
+        }
+
+        fn release(&mut self, b: u32) {
+            self.ref_count[b as usize] -= 1;
+            if self.ref_count[b as usize] == 0 {
+                self.queue.push(b);
+            }
+        }
+
+        fn take_cached(&mut self, b: u32) {
+            if self.ref_count[b as usize] == 0 {
+                self.queue.retain(|&q| q != b);
+            }
+            self.ref_count[b as usize] += 1;
+        }
+
+        fn register(&mut self, b: u32, hash: u64) {
+            if self.hash[b as usize] == NO_HASH && !self.cached.contains_key(&hash) {
+                self.cached.insert(hash, b);
+                self.hash[b as usize] = hash;
+            }
+        }
+    }
+
+    #[test]
+    fn lazy_growth_behaves_exactly_as_the_eager_queue() {
+        use rand::rngs::StdRng;
+        use rand::{Rng, SeedableRng};
+        let n = 48u32;
+        let mut rng = StdRng::seed_from_u64(11);
+        let mut kv = KvCache::new(n, true);
+        let mut model = EagerModel {
+            queue: (0..n).collect(),
+            ref_count: vec![0; n as usize],
+            hash: vec![NO_HASH; n as usize],
+            cached: HashMap::new(),
+        };
+        let mut held: Vec<u32> = Vec::new();
+        for _ in 0..20_000 {
+            match rng.random_range(0..4) {
+                0 | 1 => {
+                    let b = kv.allocate();
+                    assert_eq!(b, model.allocate());
+                    if let Some(b) = b {
+                        let h = rng.random_range(1..40u64);
+                        kv.register(b, h);
+                        model.register(b, h);
+                        held.push(b);
+                    }
+                }
+                2 if !held.is_empty() => {
+                    let b = held.swap_remove(rng.random_range(0..held.len()));
+                    kv.release(b);
+                    model.release(b);
+                }
+                _ => {
+                    let h = rng.random_range(1..40u64);
+                    let found = kv.lookup(h);
+                    let expected = model
+                        .cached
+                        .get(&h)
+                        .map(|&b| (b, model.ref_count[b as usize] == 0));
+                    assert_eq!(found, expected);
+                    if let Some((b, _)) = found {
+                        kv.take_cached(b);
+                        model.take_cached(b);
+                        held.push(b);
+                    }
+                }
+            }
+            assert_eq!(kv.num_free() as usize, model.queue.len());
+            let queue: Vec<u32> = kv.free_queue().collect();
+            assert_eq!(queue, model.queue);
+            let stamps: Vec<u64> = queue.iter().map(|&b| kv.queue_stamp(b)).collect();
+            assert!(stamps.windows(2).all(|w| w[0] < w[1]));
+        }
+        kv.check_invariants().unwrap();
+        assert_eq!(kv.materialized(), n);
     }
 }

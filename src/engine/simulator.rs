@@ -164,6 +164,15 @@ impl Simulator {
     /// Advances the simulation by one engine iteration.
     pub fn step(&mut self) -> Result<StepOutcome> {
         self.admit_arrivals();
+        if self.workload.over_limit() {
+            bail!(
+                "workload: the run reached the limit of {} requests per run at t = {:.3} s of \
+                 simulated time and would go on (duration_secs alone does not bound it): set \
+                 num_requests <= {0}, or shorten duration_secs",
+                self.workload.max_requests(),
+                self.now
+            );
+        }
         if self.running.is_empty() && self.waiting.is_empty() {
             return Ok(match self.workload.next_arrival() {
                 Some(t) => {
@@ -474,5 +483,53 @@ mod tests {
         }
         let err = check_step(&cost(1e-3), f64::INFINITY).unwrap_err();
         assert!(err.message().contains("clock overflowed"), "{err}");
+    }
+
+    #[test]
+    fn a_run_past_the_request_limit_stops_with_an_error() {
+        // Closed loop bounded by duration alone: validation cannot count its requests.
+        let config = Config::from_toml_str(
+            r#"
+            [hardware]
+            name = "toy"
+            compute_flops = 1e12
+            memory_bandwidth = 1e11
+            memory_capacity = 1e10
+            kv_cache_capacity = 1e9
+            bytes_per_param = 2
+            [model]
+            name = "toy"
+            num_parameters = 1000000000
+            num_layers = 10
+            hidden_dim = 1024
+            num_heads = 8
+            max_seq_len = 1000
+            [scheduler]
+            max_num_batched_tokens = 512
+            max_num_seqs = 8
+            policy = "fcfs"
+            enable_chunked_prefill = true
+            block_size = 16
+            [workload]
+            arrival_pattern = "closed_loop"
+            num_concurrent_users = 4
+            duration_secs = 1e6
+            input_len_dist = { type = "fixed", value = 10 }
+            output_len_dist = { type = "fixed", value = 2 }
+            "#,
+        )
+        .unwrap();
+        let mut sim = Simulator::new(&config).unwrap();
+        sim.workload.set_max_requests(50);
+        let err = sim.run().unwrap_err().to_string();
+        assert!(err.contains("limit of 50 requests per run"), "{err}");
+        assert!(err.contains("duration_secs"), "{err}");
+
+        // At the limit exactly, the run completes.
+        let mut config = config;
+        config.workload.num_requests = Some(50);
+        let mut sim = Simulator::new(&config).unwrap();
+        sim.workload.set_max_requests(50);
+        assert_eq!(sim.run().unwrap().requests_completed, 50);
     }
 }

@@ -1,6 +1,7 @@
 //! What a run records while it goes: per-request latencies, per-gap ITL, per-step integrals.
 
-use super::quantiles::DistStats;
+use super::load::{LoadCheck, LoadTimeline};
+use super::quantiles::Samples;
 use super::summary::RunSummary;
 use crate::engine::StepCost;
 
@@ -8,15 +9,17 @@ use crate::engine::StepCost;
 /// [`RunSummary`]. Times are simulated seconds.
 #[derive(Debug, Default, Clone)]
 pub struct Collector {
-    ttft: Vec<f64>,
-    e2e: Vec<f64>,
-    tpot: Vec<f64>,
-    /// (arrival, first token, completion) of each completed request, for the load check.
-    timeline: Vec<(f64, f64, f64)>,
+    /// Latencies of completed requests. Each is exact up to a million samples, then a
+    /// histogram (see [`Samples`]), so memory stays flat however many requests a run has.
+    ttft: Samples,
+    e2e: Samples,
+    tpot: Samples,
+    /// Arrivals, first tokens and completions on a fixed-size timeline, for the load check.
+    timeline: LoadTimeline,
     /// Inter-token gaps as (gap, how many tokens had it). Every decode that follows its previous
     /// token by exactly one step shares the step's duration, so a step adds one entry for all of
     /// them instead of one per token: memory grows with steps, not with output tokens.
-    itl: Vec<(f64, u64)>,
+    itl: Samples,
     /// Prompt tokens of completed requests.
     input_tokens: u64,
     /// Output tokens emitted (counted as they are emitted, not from the requests' lengths).
@@ -44,14 +47,14 @@ impl Collector {
         self.flops_util_time += cost.flops_util * cost.time;
         self.bandwidth_util_time += cost.bandwidth_util * cost.time;
         if same_step_gaps > 0 {
-            self.itl.push((cost.time, same_step_gaps));
+            self.itl.push_weighted(cost.time, same_step_gaps);
         }
     }
 
     /// A token emitted `gap` seconds after the request's previous one, when that is not one
     /// step (after a preemption, or a step in which the request was not scheduled).
     pub fn record_gap(&mut self, gap: f64) {
-        self.itl.push((gap, 1));
+        self.itl.push(gap);
     }
 
     pub fn record_preemption(&mut self) {
@@ -75,7 +78,7 @@ impl Collector {
         self.completed += 1;
         self.input_tokens += u64::from(prompt_len);
         self.ttft.push(first_token - arrival);
-        self.timeline.push((arrival, first_token, completion));
+        self.timeline.record(arrival, first_token, completion);
         self.e2e.push(completion - arrival);
         if output_len >= 2 {
             self.tpot
@@ -106,10 +109,10 @@ impl Collector {
         let per_s = |x: f64| if makespan > 0.0 { x / makespan } else { 0.0 };
         let lookups = self.prefix_hit_tokens + self.prefix_miss_tokens;
         RunSummary {
-            ttft_ms: DistStats::of(&self.ttft).scaled(1e3),
-            e2e_ms: DistStats::of(&self.e2e).scaled(1e3),
-            tpot_ms: DistStats::of(&self.tpot).scaled(1e3),
-            itl_ms: DistStats::of_weighted(&mut self.itl).scaled(1e3),
+            ttft_ms: self.ttft.stats().scaled(1e3),
+            e2e_ms: self.e2e.stats().scaled(1e3),
+            tpot_ms: self.tpot.stats().scaled(1e3),
+            itl_ms: self.itl.stats().scaled(1e3),
             input_tokens_per_s: per_s(self.input_tokens as f64),
             output_tokens_per_s: per_s(self.output_tokens as f64),
             requests_per_s: per_s(self.completed as f64),
@@ -141,133 +144,5 @@ impl Collector {
             served_requests_per_s: load.map(|l| l.served_per_s),
             overloaded: load.is_some_and(|l| l.overloaded()),
         }
-    }
-}
-
-/// Whether an open-loop run kept up with its arrivals.
-///
-/// A finite run always ends with a drain tail (the last arrivals complete after the last
-/// arrival), so comparing all requests with the makespan would blame every short run. Instead
-/// both rates are measured over the second half of the arrival span, (first + last) / 2 to the
-/// last arrival: by then an engine that keeps up completes requests as fast as they arrive,
-/// whatever their latency, while an overloaded one completes them at its capacity and the
-/// rest queue. A run counts as overloaded when both symptoms of a growing queue show:
-/// - the served rate is below 90% of the offered rate, and
-/// - requests arriving in that half waited on average more than twice as long for their first
-///   token as those of the first quarter of the span (a queue that grows; a run whose long
-///   requests merely had no time to finish keeps a flat TTFT),
-///
-/// with at least 20 arrivals in the window, fewer being too few to tell.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct LoadCheck {
-    /// Arrivals per second in the window.
-    pub offered_per_s: f64,
-    /// Completions per second in the window.
-    pub served_per_s: f64,
-    /// Mean TTFT of the window's arrivals over that of the first quarter's.
-    pub ttft_growth: f64,
-    /// Arrivals in the window.
-    pub arrivals: usize,
-}
-
-impl LoadCheck {
-    pub const SERVED_FRACTION: f64 = 0.9;
-    pub const TTFT_GROWTH: f64 = 2.0;
-    pub const MIN_ARRIVALS: usize = 20;
-
-    /// The check over (arrival, first token, completion) triples; None when the arrivals span
-    /// no time (all at once) or there are none.
-    pub fn of(timeline: &[(f64, f64, f64)]) -> Option<LoadCheck> {
-        let first = timeline.iter().map(|t| t.0).min_by(f64::total_cmp)?;
-        let last = timeline.iter().map(|t| t.0).max_by(f64::total_cmp)?;
-        let half = (last - first) / 2.0;
-        if half <= 0.0 || !half.is_finite() {
-            return None;
-        }
-        let window = |t: f64| t > last - half && t <= last;
-        let arrivals = timeline.iter().filter(|t| window(t.0)).count();
-        let served = timeline.iter().filter(|t| window(t.2)).count();
-        let mean_ttft = |keep: &dyn Fn(f64) -> bool| {
-            let (sum, n) = timeline
-                .iter()
-                .filter(|t| keep(t.0))
-                .fold((0.0, 0usize), |(s, n), t| (s + (t.1 - t.0), n + 1));
-            (n > 0).then(|| sum / n as f64)
-        };
-        let early = mean_ttft(&|a| a <= first + half / 2.0);
-        let late = mean_ttft(&|a| window(a));
-        let ttft_growth = match (early, late) {
-            (Some(e), Some(l)) if e > 0.0 => l / e,
-            _ => 1.0,
-        };
-        Some(LoadCheck {
-            offered_per_s: arrivals as f64 / half,
-            served_per_s: served as f64 / half,
-            ttft_growth,
-            arrivals,
-        })
-    }
-
-    pub fn overloaded(&self) -> bool {
-        self.arrivals >= Self::MIN_ARRIVALS
-            && self.served_per_s < Self::SERVED_FRACTION * self.offered_per_s
-            && self.ttft_growth > Self::TTFT_GROWTH
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::LoadCheck;
-
-    /// Requests arriving every `gap` s, each served `service` s after its arrival plus the
-    /// queue ahead of it when the engine finishes one request every `capacity_gap` s.
-    fn timeline(n: usize, gap: f64, service: f64, capacity_gap: f64) -> Vec<(f64, f64, f64)> {
-        let mut free_at: f64 = 0.0;
-        (0..n)
-            .map(|i| {
-                let arrival = i as f64 * gap;
-                let start = free_at.max(arrival);
-                free_at = start + capacity_gap;
-                (arrival, start + service / 10.0, start + service)
-            })
-            .collect()
-    }
-
-    #[test]
-    fn a_queue_that_grows_is_overloaded() {
-        // 10 arrivals/s, capacity 5/s.
-        let check = LoadCheck::of(&timeline(200, 0.1, 0.05, 0.2)).expect("a span");
-        assert!(check.overloaded(), "{check:?}");
-        assert!((check.offered_per_s - 10.0).abs() < 0.2, "{check:?}");
-        assert!((check.served_per_s - 5.0).abs() < 0.2, "{check:?}");
-    }
-
-    #[test]
-    fn long_requests_with_room_to_spare_are_not_overloaded() {
-        // 10 arrivals/s, capacity 20/s, but each request takes 5 s (longer than the window),
-        // so no request of the window completes in it: only the TTFT trend tells.
-        let check = LoadCheck::of(&timeline(40, 0.1, 5.0, 0.05)).expect("a span");
-        assert!(check.served_per_s < 0.5 * check.offered_per_s, "{check:?}");
-        assert!(!check.overloaded(), "{check:?}");
-        // And with short requests the rates agree.
-        let check = LoadCheck::of(&timeline(400, 0.1, 0.05, 0.05)).expect("a span");
-        assert!(!check.overloaded(), "{check:?}");
-        assert!(
-            (check.served_per_s / check.offered_per_s - 1.0).abs() < 0.05,
-            "{check:?}"
-        );
-    }
-
-    #[test]
-    fn simultaneous_arrivals_have_no_rate() {
-        assert_eq!(LoadCheck::of(&[(1.0, 2.0, 3.0), (1.0, 2.0, 4.0)]), None);
-        assert_eq!(LoadCheck::of(&[]), None);
-    }
-
-    #[test]
-    fn too_few_arrivals_are_never_judged() {
-        let check = LoadCheck::of(&timeline(10, 0.1, 0.05, 0.2)).expect("a span");
-        assert!(check.arrivals < LoadCheck::MIN_ARRIVALS);
-        assert!(!check.overloaded(), "{check:?}");
     }
 }

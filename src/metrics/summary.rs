@@ -52,7 +52,7 @@ pub struct RunSummary {
     pub steps: u64,
     pub kv_cache_blocks: u64,
     /// Open-loop runs: arrivals per second over the second half of the arrival span (see
-    /// [`LoadCheck`](super::collector::LoadCheck)); None for closed_loop and batched.
+    /// [`LoadCheck`](super::load::LoadCheck)); None for closed_loop and batched.
     pub offered_requests_per_s: Option<f64>,
     /// Open-loop runs: completions per second over the same window.
     pub served_requests_per_s: Option<f64>,

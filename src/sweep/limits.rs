@@ -67,24 +67,38 @@ pub fn short(value: &Value) -> String {
 /// a point over this is an error row before it starts, never an out-of-memory kill.
 pub const MAX_RUN_BYTES: f64 = 4.0 * (1u64 << 30) as f64;
 
-/// The engine's bookkeeping per KV block, allocated when the run starts: reference count,
-/// content hash, free-queue links and queue stamp (4 + 8 + 4 + 4 + 8 bytes).
+/// The engine's bookkeeping per KV block (reference count, content hash, free-queue links and
+/// queue stamp: 4 + 8 + 4 + 4 + 8 bytes), allocated when the block is first used.
 const KV_BLOCK_BYTES: f64 = 28.0;
 
-/// What a run keeps per request it is asked to simulate (its state and latency samples).
-const REQUEST_BYTES: f64 = 1400.0;
+/// What a run keeps per request while its latency samples are exact (three latencies and its
+/// share of the inter-token gaps; measured at ~100 bytes); past
+/// [`EXACT_SAMPLE_LIMIT`](crate::metrics::EXACT_SAMPLE_LIMIT) samples the metrics switch to
+/// fixed-size histograms and stop growing.
+const REQUEST_BYTES: f64 = 100.0;
 
-/// Estimates the memory a run needs and refuses it over [`MAX_RUN_BYTES`], naming the need.
+/// Estimates the most memory a run can need and refuses it over [`MAX_RUN_BYTES`], naming the
+/// need. KV-block state is allocated as blocks are first used, so a run touches at most the
+/// blocks its requests' tokens fill (each request at most `max_seq_len` tokens), never more
+/// than the cache has.
 pub fn check_run_memory(config: &Config) -> Result<()> {
-    let blocks = config.kv_cache_blocks()? as f64;
-    let requests = config.workload.num_requests.map_or(0.0, |n| n as f64);
-    let need = blocks * KV_BLOCK_BYTES + requests * REQUEST_BYTES;
+    let w = &config.workload;
+    let requests = match (w.num_requests, w.arrival_rate, w.duration_secs) {
+        (Some(n), _, _) => n as f64,
+        (None, Some(rate), Some(d)) => rate * d,
+        _ => crate::config::MAX_REQUESTS as f64,
+    };
+    let per_request =
+        (f64::from(config.model.max_seq_len) / f64::from(config.scheduler.block_size)).ceil();
+    let blocks = (config.kv_cache_blocks()? as f64).min(requests * per_request);
+    let samples = requests.min(crate::metrics::EXACT_SAMPLE_LIMIT as f64);
+    let need = blocks * KV_BLOCK_BYTES + samples * REQUEST_BYTES;
     if need > MAX_RUN_BYTES {
         let gib = |b: f64| b / (1u64 << 30) as f64;
         bail!(
-            "this run would need about {:.1} GiB ({blocks:.0} KV blocks, {requests:.0} requests), \
-             more than the limit of {:.0} GiB per sweep run: lower hardware.kv_cache_capacity \
-             or workload.num_requests, or raise scheduler.block_size",
+            "this run could need about {:.1} GiB ({blocks:.0} KV blocks of its tokens), more than \
+             the limit of {:.0} GiB per sweep run: lower hardware.kv_cache_capacity or \
+             workload.num_requests, or raise scheduler.block_size",
             gib(need),
             gib(MAX_RUN_BYTES)
         );
@@ -172,6 +186,55 @@ pub fn check_runs(axis_lengths: &[u128], seeds: u128) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn config(capacity: &str, block_size: u32, requests: u64) -> Config {
+        Config::from_toml_str(&format!(
+            r#"
+            [hardware]
+            name = "toy"
+            compute_flops = 1e12
+            memory_bandwidth = 1e11
+            memory_capacity = 1e10
+            kv_cache_capacity = {capacity}
+            bytes_per_param = 1
+            [model]
+            name = "toy"
+            num_parameters = 1000000
+            num_layers = 1
+            hidden_dim = 64
+            num_heads = 1
+            max_seq_len = 100000
+            [scheduler]
+            max_num_batched_tokens = 512
+            max_num_seqs = 8
+            policy = "fcfs"
+            enable_chunked_prefill = true
+            block_size = {block_size}
+            [workload]
+            arrival_pattern = "batched"
+            num_requests = {requests}
+            input_len_dist = {{ type = "fixed", value = 10 }}
+            output_len_dist = {{ type = "fixed", value = 5 }}
+            "#
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn run_memory_counts_the_blocks_a_run_can_fill() {
+        // A cache of 3.9e9 one-token blocks: a short run touches a few, and passes...
+        assert!(check_run_memory(&config("5e11", 1, 30)).is_ok());
+        // ...ten million requests of up to 100,000 tokens could touch all of them (109 GiB).
+        let e = check_run_memory(&config("5e11", 1, 10_000_000))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("GiB") && e.contains("3906250000 KV blocks"),
+            "{e}"
+        );
+        // 32-token blocks: 1.2e8 blocks (3.4 GB) fit under 4 GiB again.
+        assert!(check_run_memory(&config("5e11", 32, 10_000_000)).is_ok());
+    }
 
     fn range(text: &str) -> Table {
         format!("range = {text}").parse().unwrap()

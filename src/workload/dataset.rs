@@ -39,26 +39,38 @@
 //! [`BATCH_LINES`] lines, so memory is one batch of text plus the per-request numbers.
 
 mod hash;
+mod lines;
 mod request;
 mod template;
 
 use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 use tokenizers::Tokenizer;
 
 pub use hash::block_hashes;
-pub use template::{ChatTemplate, SpecialTokens};
+pub use template::{ChatTemplate, SpecialTokens, TEMPLATE_FUEL};
 
+use lines::{read_line_bounded, LineError};
 use request::ChatRequest;
 use template::Renderer;
 
+use crate::config::MAX_REQUESTS;
 use crate::{bail, Error, Result};
 
 /// Lines read, then tokenised in parallel, at a time.
 pub const BATCH_LINES: usize = 1024;
+
+/// The longest line (one request) the loader accepts: 4 MiB, about a million tokens of English
+/// text, beyond any model's context. Tokenising takes about 100 bytes of memory per byte of
+/// text, so this bounds one line's cost to about 400 MB; the limit is enforced while reading,
+/// so a longer line is never held whole.
+pub const MAX_LINE_BYTES: usize = 4 << 20;
+
+/// A batch also ends once it holds this much text, so that a batch of long lines stays small.
+const BATCH_BYTES: usize = 32 << 20;
 
 /// One request of the dataset, as the simulation needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,6 +113,11 @@ pub struct DatasetOptions<'a> {
 /// Reads, renders and tokenises the dataset. Every error names the file, and for a request its
 /// line.
 pub fn load(options: &DatasetOptions) -> Result<Dataset> {
+    load_at_most(options, MAX_REQUESTS)
+}
+
+/// [`load`], refusing a dataset of more than `max_requests` requests when no limit is given.
+fn load_at_most(options: &DatasetOptions, max_requests: u64) -> Result<Dataset> {
     if options.max_seq_len < 2 {
         bail!(
             "dataset {}: max_seq_len = {} leaves no room for a prompt and an output token: it must be >= 2",
@@ -132,7 +149,8 @@ pub fn load(options: &DatasetOptions) -> Result<Dataset> {
         block_size: options.block_size,
     };
 
-    let limit = options.limit.unwrap_or(u64::MAX);
+    // One past the limit per run, to tell a dataset that is too long from one that fits.
+    let limit = options.limit.unwrap_or(max_requests + 1);
     let mut dataset = Dataset {
         prompts: Vec::new(),
         clipped: 0,
@@ -143,17 +161,36 @@ pub fn load(options: &DatasetOptions) -> Result<Dataset> {
     let mut buf = Vec::new();
     let mut batch: Vec<(u64, String)> = Vec::with_capacity(BATCH_LINES);
     let mut at_end = false;
-    while !at_end && taken < limit {
+    // An error found while reading, reported after the lines before it (so that the first bad
+    // line in the file is the one reported).
+    let mut read_error = None;
+    while !at_end && taken < limit && read_error.is_none() {
         batch.clear();
-        while batch.len() < BATCH_LINES && taken < limit {
+        let mut batch_bytes = 0;
+        while batch.len() < BATCH_LINES && batch_bytes < BATCH_BYTES && taken < limit {
             buf.clear();
-            let n = reader
-                .read_until(b'\n', &mut buf)
-                .map_err(|e| loader.error(line_no + 1, format!("cannot read it: {e}")))?;
+            let n = match read_line_bounded(&mut reader, &mut buf, MAX_LINE_BYTES) {
+                Ok(n) => n,
+                Err(LineError::Io(e)) => {
+                    read_error = Some(loader.error(line_no + 1, format!("cannot read it: {e}")));
+                    break;
+                }
+                Err(LineError::TooLong { read }) => {
+                    read_error = Some(loader.error(
+                        line_no + 1,
+                        format!(
+                            "the line is at least {read} bytes long, over the limit of \
+                             {MAX_LINE_BYTES} bytes (4 MiB) per request"
+                        ),
+                    ));
+                    break;
+                }
+            };
             if n == 0 {
                 at_end = true;
                 break;
             }
+            batch_bytes += n;
             line_no += 1;
             let mut text = std::str::from_utf8(&buf)
                 .map_err(|e| loader.error(line_no, format!("not UTF-8 text: {e}")))?;
@@ -175,6 +212,17 @@ pub fn load(options: &DatasetOptions) -> Result<Dataset> {
             dataset.clipped += u64::from(clipped);
             dataset.prompts.push(prompt);
         }
+        if dataset.prompts.len() as u64 > max_requests {
+            bail!(
+                "dataset {}: more than {max_requests} requests (line {line_no}), over the limit \
+                 of requests per run: set workload.num_requests <= {max_requests} to use the \
+                 first ones",
+                options.path.display()
+            );
+        }
+    }
+    if let Some(e) = read_error {
+        return Err(e);
     }
     if dataset.prompts.is_empty() {
         bail!(
@@ -254,3 +302,40 @@ impl Loader<'_> {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod limit_tests {
+    use super::*;
+
+    #[test]
+    fn a_dataset_longer_than_the_request_limit_is_refused_unless_cut_short() {
+        let dir = std::env::temp_dir().join(format!("il-dataset-limit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("five.jsonl");
+        let line = r#"{"messages": [{"role": "user", "content": "hi"}]}"#;
+        std::fs::write(&path, format!("{line}\n").repeat(5)).unwrap();
+        let tokenizer =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("data/tokenizers/qwen3/tokenizer.json");
+        let mut options = DatasetOptions {
+            path: &path,
+            tokenizer: &tokenizer,
+            template: &ChatTemplate::Join,
+            max_seq_len: 100,
+            block_size: 16,
+            limit: None,
+        };
+        let err = load_at_most(&options, 4).unwrap_err().to_string();
+        assert!(
+            err.contains("five.jsonl") && err.contains("more than 4 requests"),
+            "{err}"
+        );
+        assert!(
+            err.contains("line 5") && err.contains("num_requests <= 4"),
+            "{err}"
+        );
+        assert_eq!(load_at_most(&options, 5).unwrap().prompts.len(), 5);
+        options.limit = Some(4);
+        assert_eq!(load_at_most(&options, 4).unwrap().prompts.len(), 4);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -22,7 +22,7 @@ use rand_distr::{Distribution, Exp};
 
 pub use lengths::{clip_to_model, LengthSampler};
 
-use crate::config::{ArrivalPattern, Config};
+use crate::config::{ArrivalPattern, Config, MAX_REQUESTS};
 use crate::{bail, Result};
 use dataset::Dataset;
 
@@ -74,6 +74,11 @@ pub struct Workload {
     clock: f64,
     /// Requests already generated whose arrival time has not been reached, in arrival order.
     pending: VecDeque<RequestSpec>,
+    /// The most requests this run may generate: [`MAX_REQUESTS`] (tests lower it).
+    max_requests: u64,
+    /// The run wanted more than `max_requests` requests (possible only with duration_secs
+    /// alone, whose count validation can only estimate); nothing more is generated.
+    over_limit: bool,
 }
 
 impl Workload {
@@ -110,6 +115,8 @@ impl Workload {
             generated: 0,
             clock: 0.0,
             pending: VecDeque::new(),
+            max_requests: MAX_REQUESTS,
+            over_limit: false,
         };
         match workload.pattern {
             ArrivalPattern::ClosedLoop => {
@@ -122,6 +129,23 @@ impl Workload {
             _ => workload.refill(),
         }
         Ok(workload)
+    }
+
+    /// Whether the run wanted more than [`max_requests`](Self::max_requests) requests: the
+    /// simulator stops with an error rather than report a run cut short.
+    pub fn over_limit(&self) -> bool {
+        self.over_limit
+    }
+
+    /// The most requests the run may generate ([`MAX_REQUESTS`]).
+    pub fn max_requests(&self) -> u64 {
+        self.max_requests
+    }
+
+    /// Lowers the request limit, so that tests can reach it without millions of requests.
+    #[cfg(test)]
+    pub(crate) fn set_max_requests(&mut self, n: u64) {
+        self.max_requests = n;
     }
 
     /// The number of requests the run will see, when it is known up front.
@@ -164,6 +188,10 @@ impl Workload {
     /// Generates the next request with the given arrival time, if the limits allow it.
     fn push_at(&mut self, arrival: f64) -> bool {
         if !self.may_generate(arrival) {
+            return false;
+        }
+        if self.generated >= self.max_requests {
+            self.over_limit = true;
             return false;
         }
         let (prompt, output, dataset_index) = match &self.dataset {

@@ -176,3 +176,23 @@ fn closed_loop_releases_one_request_per_user_then_one_per_completion() {
     assert_eq!(w.pop_arrived(3.0), None);
     assert_eq!(w.generated(), 5);
 }
+
+#[test]
+fn fixed_rate_over_a_duration_stops_at_the_request_limit_and_says_so() {
+    // 100 requests/s for 10 s: arrivals at i / 100 for i = 0..=1000, one more than 1000.
+    let c = config(&format!(
+        "arrival_pattern = \"fixed_rate\"\narrival_rate = 100.0\nduration_secs = 10.0\n{LENGTHS}"
+    ));
+    let mut w = Workload::new(&c, None).unwrap();
+    w.set_max_requests(1000);
+    assert_eq!(drain(&mut w).len(), 1000);
+    assert!(w.over_limit());
+    let mut w = Workload::new(&c, None).unwrap();
+    w.set_max_requests(1001);
+    assert_eq!(drain(&mut w).len(), 1001);
+    assert!(!w.over_limit());
+    assert_eq!(
+        Workload::new(&c, None).unwrap().max_requests(),
+        MAX_REQUESTS
+    );
+}
