@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 use console::style;
-use inference_lab::metrics::DistStats;
+use inference_lab::metrics::{DistStats, LoadVerdict};
 use inference_lab::workload::dataset::Dataset;
 use inference_lab::{Config, RunSummary, VERSION};
 use serde_json::Value;
@@ -113,19 +113,22 @@ pub fn print_summary(out: &mut impl Write, config: &Config, s: &RunSummary) -> i
     Ok(())
 }
 
-/// Warns on stderr when an open-loop run could not keep up with its arrivals (see
-/// `LoadCheck` in the metrics collector for the criterion).
+/// Warns on stderr when an open-loop run could not keep up with its arrivals: the load
+/// verdict (`LoadVerdict` in the metrics) is overloaded or backlogged.
 pub fn warn_overload(s: &RunSummary) {
-    if let (true, Some(offered), Some(served)) = (
-        s.overloaded,
-        s.offered_requests_per_s,
-        s.served_requests_per_s,
-    ) {
+    let consequence = match s.load_verdict {
+        Some(LoadVerdict::Overloaded) => "overloaded; latencies grow with the run's length",
+        Some(LoadVerdict::Backlogged) => {
+            "backlogged; requests were still queued or running when arrivals stopped, so the \
+             run ended before a steady state"
+        }
+        Some(LoadVerdict::Stable) | None => return,
+    };
+    if let (Some(offered), Some(served)) = (s.offered_requests_per_s, s.served_requests_per_s) {
         let warn = style("warning:").for_stderr().yellow().bold();
         let _ = writeln!(
             io::stderr(),
-            "{warn} offered {} req/s, served {} req/s: overloaded; latencies grow with the \
-             run's length",
+            "{warn} offered {} req/s, served {} req/s: {consequence}",
             number(offered, 1),
             number(served, 1)
         );

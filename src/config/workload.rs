@@ -113,6 +113,10 @@ pub struct WorkloadConfig {
     /// closed_loop: the number of users, each with one request in flight.
     #[serde(default = "default_users")]
     pub num_concurrent_users: u32,
+    /// closed_loop: user k of N sends its first request at k x ramp_up_secs / N instead of
+    /// every user at t = 0 (a start-up burst that would otherwise dominate the tail latencies).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ramp_up_secs: Option<f64>,
     /// burst: requests per burst.
     #[serde(default = "default_burst_size")]
     pub burst_size: u32,
@@ -181,6 +185,14 @@ impl WorkloadConfig {
             self.num_concurrent_users.into(),
         )?;
         at_least_one("workload.burst_size", self.burst_size.into())?;
+        if let Some(ramp) = self.ramp_up_secs {
+            non_negative("workload.ramp_up_secs", ramp)?;
+            if self.arrival_pattern != ArrivalPattern::ClosedLoop {
+                bail!(
+                    "workload.ramp_up_secs is set but arrival_pattern = \"{pattern}\": it applies to closed_loop only"
+                );
+            }
+        }
         if let Some(rate) = self.arrival_rate {
             non_negative("workload.arrival_rate", rate)?;
         }
