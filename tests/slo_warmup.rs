@@ -199,17 +199,17 @@ fn ramp_up_spreads_the_first_requests() {
         "the last user starts at 3 x 4 / 4 s",
     );
     // More requests than users: user 0's next requests (at E, 2E, ...) arrive before user 1
-    // starts at 1 s, and are served in arrival order, still without a queue.
-    assert!(4.0 * e < 1e3, "E = {e} ms is too long for this case");
+    // starts at 2 s, and are served in arrival order, still without a queue.
+    assert!(4.0 * e < 2e3, "E = {e} ms is too long for this case");
     let closed8 = |extra: &str| {
         let mut c = closed(extra);
         c.workload.num_requests = Some(8);
         c
     };
-    let ramped = run(&closed8("ramp_up_secs = 4.0"));
+    let ramped = run(&closed8("ramp_up_secs = 8.0"));
     assert_eq!(ramped.requests_completed, 8);
     assert_close(ramped.e2e_ms.max.unwrap(), e, "no queue, in arrival order");
-    assert_close(ramped.simulated_seconds, 3.0 + e / 1e3, "user 3 last");
+    assert_close(ramped.simulated_seconds, 6.0 + e / 1e3, "user 3 last, at 3 x 8 / 4 s");
     // 0 is today's behaviour exactly.
     assert_eq!(run(&closed("ramp_up_secs = 0")), burst);
 }
