@@ -111,7 +111,11 @@ fn warmup_requests_are_simulated_but_not_counted() {
     assert_eq!(s.output_tokens, 3 * 10);
     assert_eq!(s.input_tokens, 3 * 100);
     assert_close(s.e2e_ms.min.unwrap(), 2.0 * e, "first measured E2E");
-    assert_close(s.simulated_seconds * 1e3, 4.0 * e, "the makespan is the run's");
+    assert_close(
+        s.simulated_seconds * 1e3,
+        4.0 * e,
+        "the makespan is the run's",
+    );
     // All arrived at t = 0: the window is the whole makespan.
     assert_close(s.requests_per_s, 3.0 / s.simulated_seconds, "requests/s");
     // The excluded request's nine inter-token gaps are gone too.
@@ -209,7 +213,11 @@ fn ramp_up_spreads_the_first_requests() {
     let ramped = run(&closed8("ramp_up_secs = 8.0"));
     assert_eq!(ramped.requests_completed, 8);
     assert_close(ramped.e2e_ms.max.unwrap(), e, "no queue, in arrival order");
-    assert_close(ramped.simulated_seconds, 6.0 + e / 1e3, "user 3 last, at 3 x 8 / 4 s");
+    assert_close(
+        ramped.simulated_seconds,
+        6.0 + e / 1e3,
+        "user 3 last, at 3 x 8 / 4 s",
+    );
     // 0 is today's behaviour exactly.
     assert_eq!(run(&closed("ramp_up_secs = 0")), burst);
 }

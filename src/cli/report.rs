@@ -113,22 +113,20 @@ pub fn print_summary(out: &mut impl Write, config: &Config, s: &RunSummary) -> i
     Ok(())
 }
 
-/// Warns on stderr when an open-loop run could not keep up with its arrivals: the load
-/// verdict (`LoadVerdict` in the metrics) is overloaded or backlogged.
+/// Warns on stderr when an open-loop run could not keep up with its arrivals: its load
+/// verdict (`LoadVerdict` in the metrics) is overloaded. A backlogged run gets no warning: its
+/// queue did not grow, its requests merely outlasted the arrival span.
 pub fn warn_overload(s: &RunSummary) {
-    let consequence = match s.load_verdict {
-        Some(LoadVerdict::Overloaded) => "overloaded; latencies grow with the run's length",
-        Some(LoadVerdict::Backlogged) => {
-            "backlogged; requests were still queued or running when arrivals stopped, so the \
-             run ended before a steady state"
-        }
-        Some(LoadVerdict::Stable) | None => return,
-    };
-    if let (Some(offered), Some(served)) = (s.offered_requests_per_s, s.served_requests_per_s) {
+    if let (Some(LoadVerdict::Overloaded), Some(offered), Some(served)) = (
+        s.load_verdict,
+        s.offered_requests_per_s,
+        s.served_requests_per_s,
+    ) {
         let warn = style("warning:").for_stderr().yellow().bold();
         let _ = writeln!(
             io::stderr(),
-            "{warn} offered {} req/s, served {} req/s: {consequence}",
+            "{warn} offered {} req/s, served {} req/s: overloaded; latencies grow with the \
+             run's length",
             number(offered, 1),
             number(served, 1)
         );
