@@ -106,8 +106,11 @@ fn slo_and_warmup_from_set_and_from_a_sweep_spec() {
     assert_eq!(m["goodput_requests_per_s"], m["requests_per_s"]);
     assert_eq!(m["goodput_output_tokens_per_s"], m["output_tokens_per_s"]);
     // Without [slo], null; the resolved config in the JSON has no [slo] either.
+    assert_eq!(doc["config"]["slo"]["ttft_ms"], 1e9);
     let plain = json(&[]);
     assert_eq!(plain["metrics"]["slo_attainment"], Value::Null);
+    assert_eq!(plain["config"].get("slo"), None);
+    assert_eq!(plain["config"].get("metrics"), None);
     let total = plain["metrics"]["requests_total"].as_u64().expect("total");
 
     let dir = TempDir::new("spec");

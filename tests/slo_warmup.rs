@@ -221,3 +221,39 @@ fn ramp_up_spreads_the_first_requests() {
     // 0 is today's behaviour exactly.
     assert_eq!(run(&closed("ramp_up_secs = 0")), burst);
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 200, ..Default::default() })]
+
+    /// The decode fast path leaves out exactly the warm-up tokens and gaps that the step-by-step
+    /// path leaves out, and tallies the same good requests, bit for bit; a ramp changes nothing
+    /// about that either.
+    #[test]
+    fn the_fast_path_agrees_with_warmup_slo_and_ramp(
+        config in common::arb_config(),
+        warmup_requests in proptest::option::of(1u64..20),
+        warmup_secs in proptest::option::of(0.01f64..2.0),
+        ramp in proptest::option::of(0.0f64..2.0),
+        ttft_ms in proptest::option::of(1.0f64..500.0),
+        tpot_ms in proptest::option::of(0.1f64..50.0),
+    ) {
+        let mut config = config;
+        config.metrics = Some(inference_lab::config::MetricsConfig { warmup_secs, warmup_requests });
+        config.slo = Some(inference_lab::config::SloConfig {
+            ttft_ms,
+            tpot_ms,
+            e2e_ms: None,
+            attainment: Some(0.9),
+        });
+        if config.workload.arrival_pattern == inference_lab::config::ArrivalPattern::ClosedLoop {
+            config.workload.ramp_up_secs = ramp;
+        }
+        config.validate().unwrap();
+        let mut slow = config.clone();
+        slow.simulation.step_by_step = true;
+        let (checked, _) = common::run_checked(&config, 2_000_000);
+        let slow = run(&slow);
+        proptest::prop_assert_eq!(&checked, &slow);
+        proptest::prop_assert_eq!(checked.requests_completed, checked.requests_total);
+    }
+}
