@@ -126,7 +126,8 @@ pub fn runs_frame(grid: &Grid, records: &HashMap<String, RunRecord>) -> Result<D
         };
         columns.push(column);
     }
-    // Text-valued fields (the load verdict): a string column each, in the runs table only.
+    // Text-valued fields (the load verdict): a string column each, after the numeric metrics,
+    // in the runs table only (they have no mean).
     for (name, _) in RunSummary::default().labels() {
         columns.push(Column::new(
             name.into(),
