@@ -238,3 +238,22 @@ fn bad_slo_metrics_and_ramp_values_are_one_line_errors() {
     let out = run(&[OsStr::new("-q"), OsStr::new("-c"), path.as_os_str()]);
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
 }
+
+#[test]
+fn a_warmup_that_leaves_out_every_request_warns() {
+    // tiny.toml has 30 requests.
+    let out = run(&["-c", TINY, "--set", "metrics.warmup_requests=30", "-o", "-"]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("warning: [metrics] left every request out as warm-up"),
+        "{stderr}"
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(doc["metrics"]["requests_total"], 0);
+    assert_eq!(doc["metrics"]["ttft_ms_p99"], Value::Null);
+    // One request fewer left out: measured, no warning.
+    let out = run(&["-c", TINY, "--set", "metrics.warmup_requests=29", "-o", "-"]);
+    assert!(out.stderr.is_empty(), "{}", describe(&out));
+}

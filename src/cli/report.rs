@@ -133,6 +133,19 @@ pub fn warn_overload(s: &RunSummary) {
     }
 }
 
+/// Warns on stderr when `[metrics]` left every request out as warm-up: every statistic is then
+/// empty (latencies null, throughputs 0), which a reader must not take for a measurement.
+pub fn warn_all_warmup(config: &Config, s: &RunSummary) {
+    if config.metrics.is_some() && s.requests_total == 0 {
+        let warn = style("warning:").for_stderr().yellow().bold();
+        let _ = writeln!(
+            io::stderr(),
+            "{warn} [metrics] left every request out as warm-up, so no statistic measures \
+             anything: lower metrics.warmup_secs or metrics.warmup_requests"
+        );
+    }
+}
+
 /// What the config implies, for checking numbers by hand: (what, value) pairs.
 pub fn derived(config: &Config) -> Result<Vec<(&'static str, String)>> {
     let kv_bytes = config.hardware.kv_cache_bytes(&config.model)?;
