@@ -17,8 +17,8 @@ pub enum ArrivalPattern {
     Burst,
     /// Exactly one request every 1 / arrival_rate seconds, the first at t = 0.
     FixedRate,
-    /// num_concurrent_users users each send a request at t = 0 and the next one the instant
-    /// the previous completes.
+    /// num_concurrent_users users each send a request at t = 0 (or spread over
+    /// workload.ramp_up_secs) and the next one the instant the previous completes.
     ClosedLoop,
     /// Every request arrives at t = 0.
     Batched,
