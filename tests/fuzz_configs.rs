@@ -225,14 +225,23 @@ fn run_capped(dir: &Path, config: &str) -> (Option<i32>, String, Option<String>)
 }
 
 /// Where the README documents a null: a latency statistic without samples (nested, or flat in
-/// `metrics`), and the offered and served rates of closed-loop and batched runs.
+/// `metrics`), the offered and served rates and the load verdict of closed-loop and batched
+/// runs (or too few arrivals), and the SLO metrics of a config without `[slo]`.
 fn null_is_documented(path: &[String]) -> bool {
     let flat = |name: &str| {
         ["ttft_ms_", "e2e_ms_", "tpot_ms_", "itl_ms_"]
             .iter()
             .any(|p| name.starts_with(p))
-            || name == "offered_requests_per_s"
-            || name == "served_requests_per_s"
+            || [
+                "offered_requests_per_s",
+                "served_requests_per_s",
+                "load_verdict",
+                "slo_attainment",
+                "slo_met",
+                "goodput_requests_per_s",
+                "goodput_output_tokens_per_s",
+            ]
+            .contains(&name)
     };
     match path {
         [first, ..] if first == "latency_metrics" => true,

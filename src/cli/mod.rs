@@ -195,6 +195,7 @@ fn run(args: &RunArgs) -> Result<()> {
     }
     if !args.quiet {
         report::warn_overload(&summary);
+        report::warn_all_warmup(&config, &summary);
     }
     if report {
         report::print_summary(&mut std::io::stdout().lock(), &config, &summary)

@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 use console::style;
-use inference_lab::metrics::DistStats;
+use inference_lab::metrics::{DistStats, LoadVerdict};
 use inference_lab::workload::dataset::Dataset;
 use inference_lab::{Config, RunSummary, VERSION};
 use serde_json::Value;
@@ -113,11 +113,12 @@ pub fn print_summary(out: &mut impl Write, config: &Config, s: &RunSummary) -> i
     Ok(())
 }
 
-/// Warns on stderr when an open-loop run could not keep up with its arrivals (see
-/// `LoadCheck` in the metrics collector for the criterion).
+/// Warns on stderr when an open-loop run could not keep up with its arrivals: its load
+/// verdict (`LoadVerdict` in the metrics) is overloaded. A backlogged run gets no warning: its
+/// queue did not grow, its requests merely outlasted the arrival span.
 pub fn warn_overload(s: &RunSummary) {
-    if let (true, Some(offered), Some(served)) = (
-        s.overloaded,
+    if let (Some(LoadVerdict::Overloaded), Some(offered), Some(served)) = (
+        s.load_verdict,
         s.offered_requests_per_s,
         s.served_requests_per_s,
     ) {
@@ -128,6 +129,19 @@ pub fn warn_overload(s: &RunSummary) {
              run's length",
             number(offered, 1),
             number(served, 1)
+        );
+    }
+}
+
+/// Warns on stderr when `[metrics]` left every request out as warm-up: every statistic is then
+/// empty (latencies null, throughputs 0), which a reader must not take for a measurement.
+pub fn warn_all_warmup(config: &Config, s: &RunSummary) {
+    if config.metrics.is_some() && s.requests_total == 0 {
+        let warn = style("warning:").for_stderr().yellow().bold();
+        let _ = writeln!(
+            io::stderr(),
+            "{warn} [metrics] left every request out as warm-up, so no statistic measures \
+             anything: lower metrics.warmup_secs or metrics.warmup_requests"
         );
     }
 }

@@ -59,6 +59,17 @@ pub fn within(field: &str, value: f64, (lo, hi): (f64, f64), unit: &str) -> Resu
     Ok(())
 }
 
+/// `value` must be a finite number > 0 (a threshold or a time with no natural upper bound).
+pub fn positive(field: &str, value: f64) -> Result<()> {
+    if !(value.is_finite() && value > 0.0) {
+        bail!(
+            "{field} = {} is invalid: it must be a number greater than 0",
+            num(value)
+        );
+    }
+    Ok(())
+}
+
 /// An integer that must be from 1 to `max`.
 pub fn count_within(field: &str, value: u64, max: u64) -> Result<()> {
     if value == 0 || value > max {

@@ -1,4 +1,4 @@
-//! The configuration: five TOML sections, parsed strictly and validated before anything runs.
+//! The configuration: TOML sections, parsed strictly and validated before anything runs.
 //!
 //! Parsing rejects unknown keys (naming the key, its section and the line) so that a typo never
 //! falls back to a default. Validation checks each section and then what only the whole config
@@ -10,6 +10,8 @@ mod hardware;
 mod model;
 mod scheduler;
 mod simulation;
+mod slo;
+mod warmup;
 mod warnings;
 mod workload;
 
@@ -21,6 +23,8 @@ pub use hardware::HardwareConfig;
 pub use model::ModelConfig;
 pub use scheduler::{Policy, SchedulerConfig};
 pub use simulation::SimulationConfig;
+pub use slo::SloConfig;
+pub use warmup::MetricsConfig;
 pub use workload::{ArrivalPattern, LengthDist, WorkloadConfig, MAX_REQUESTS};
 
 use crate::{bail, shorten, shorten_quoted, Error, Result};
@@ -34,6 +38,12 @@ pub struct Config {
     pub workload: WorkloadConfig,
     #[serde(default)]
     pub simulation: SimulationConfig,
+    /// Service-level objectives; without them the SLO metrics are null.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slo: Option<SloConfig>,
+    /// Warm-up exclusion; without it every request is measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<MetricsConfig>,
     /// The folder relative paths inside the config (dataset_path) resolve against.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -96,6 +106,12 @@ impl Config {
         self.scheduler.validate()?;
         self.workload.validate()?;
         self.simulation.validate()?;
+        if let Some(slo) = &self.slo {
+            slo.validate()?;
+        }
+        if let Some(metrics) = &self.metrics {
+            metrics.validate()?;
+        }
         let blocks = self.kv_cache_blocks()?;
         let block_size = u64::from(self.scheduler.block_size);
         let max_len = u64::from(self.model.max_seq_len);

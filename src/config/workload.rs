@@ -25,8 +25,8 @@ pub enum ArrivalPattern {
     Burst,
     /// Exactly one request every 1 / arrival_rate seconds, the first at t = 0.
     FixedRate,
-    /// num_concurrent_users users each send a request at t = 0 and the next one the instant
-    /// the previous completes.
+    /// num_concurrent_users users each send a request at t = 0 (or spread over
+    /// workload.ramp_up_secs) and the next one the instant the previous completes.
     ClosedLoop,
     /// Every request arrives at t = 0.
     Batched,
@@ -127,6 +127,10 @@ pub struct WorkloadConfig {
     /// closed_loop: the number of users, each with one request in flight.
     #[serde(default = "default_users")]
     pub num_concurrent_users: u32,
+    /// closed_loop: user k of N sends its first request at k x ramp_up_secs / N instead of
+    /// every user at t = 0 (a start-up burst that would otherwise dominate the tail latencies).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ramp_up_secs: Option<f64>,
     /// burst: requests per burst.
     #[serde(default = "default_burst_size")]
     pub burst_size: u32,
@@ -229,6 +233,14 @@ impl WorkloadConfig {
             self.num_concurrent_users.into(),
         )?;
         at_least_one("workload.burst_size", self.burst_size.into())?;
+        if let Some(ramp) = self.ramp_up_secs {
+            non_negative("workload.ramp_up_secs", ramp)?;
+            if self.arrival_pattern != ArrivalPattern::ClosedLoop {
+                bail!(
+                    "workload.ramp_up_secs is set but arrival_pattern = \"{pattern}\": it applies to closed_loop only"
+                );
+            }
+        }
         if let Some(rate) = self.arrival_rate {
             // Ignored by this pattern (Config::warnings says so), but still a number.
             non_negative("workload.arrival_rate", rate)?;

@@ -128,6 +128,17 @@ impl Simulator {
         let used_before = u64::from(self.kv.num_used());
         let next_arrival = self.workload.next_arrival();
         let n_f = n as f64;
+        // Tokens and gaps of warm-up requests are not counted (all of them without a warm-up).
+        let measured = if self.warmup.active() {
+            let requests = &self.requests;
+            let warmup = self.warmup;
+            self.running
+                .iter()
+                .filter(|&&slot| warmup.measures(&requests[slot].spec))
+                .count() as u64
+        } else {
+            n as u64
+        };
         let mut queue = self.kv.free_queue();
         let mut head_hits_left = head.map_or(0, |h| h.hits);
         let mut next_head_hit = 0;
@@ -191,6 +202,9 @@ impl Simulator {
                 let mut regular = 0;
                 for &slot in &self.running {
                     let last_token = self.requests[slot].last_token;
+                    if !self.warmup.measures(&self.requests[slot].spec) {
+                        continue;
+                    }
                     if last_token == now {
                         regular += 1;
                     } else {
@@ -199,10 +213,10 @@ impl Simulator {
                 }
                 regular
             } else {
-                n as u64
+                measured
             };
             self.metrics
-                .record_step(&cost, kv_util, n as u64, same_step_gaps);
+                .record_step(&cost, kv_util, measured, same_step_gaps);
             now = end;
             steps += 1;
             last = Some(cost);

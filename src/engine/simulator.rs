@@ -8,7 +8,7 @@ use super::kv_cache::KvCache;
 use super::queue::{QueueKey, WaitingQueue};
 use super::request::Request;
 use crate::config::{Config, Policy};
-use crate::metrics::{Collector, RunSummary};
+use crate::metrics::{Collector, RunSummary, SloTally, Warmup};
 use crate::workload::dataset::Dataset;
 use crate::workload::Workload;
 use crate::{bail, Result};
@@ -81,6 +81,14 @@ pub struct Simulator {
     /// Never take the decode fast path (see decode_span.rs).
     pub(super) step_by_step: bool,
     pub(super) span_scratch: super::decode_span::SpanScratch,
+    /// Which requests the statistics measure (`[metrics]` warm-up).
+    pub(super) warmup: Warmup,
+    /// Warm-up requests that have arrived (left out of requests_total) and completed (still
+    /// shown by the progress display).
+    warmup_arrived: u64,
+    warmup_completed: u64,
+    /// Whether a measured request has arrived yet (the first one starts the window).
+    measuring: bool,
 }
 
 impl Simulator {
@@ -126,13 +134,17 @@ impl Simulator {
             reserved_blocks: 0,
             finished: Vec::new(),
             dataset,
-            metrics: Collector::default(),
+            metrics: Collector::with_slo(SloTally::new(config.slo)),
             now: 0.0,
             last_completion: 0.0,
             open_loop: config.workload.arrival_pattern.uses_rate(),
             log_interval: config.simulation.log_interval,
             step_by_step: config.simulation.step_by_step,
             span_scratch: Default::default(),
+            warmup: Warmup::new(config.metrics.as_ref()),
+            warmup_arrived: 0,
+            warmup_completed: 0,
+            measuring: false,
         })
     }
 
@@ -221,6 +233,13 @@ impl Simulator {
     /// Moves every request that has arrived by now into the waiting queue.
     fn admit_arrivals(&mut self) {
         while let Some(spec) = self.workload.pop_arrived(self.now) {
+            if !self.warmup.measures(&spec) {
+                self.warmup_arrived += 1;
+            } else if self.warmup.active() && !self.measuring {
+                // Arrivals come in time order: this is the first measured one.
+                self.measuring = true;
+                self.metrics.set_window_start(spec.arrival);
+            }
             let request = Request::new(spec);
             let slot = match self.free_slots.pop() {
                 Some(slot) => {
@@ -245,6 +264,7 @@ impl Simulator {
         let now = self.now;
         let mut same_step_gaps = 0;
         let mut tokens = 0;
+        let warmup = self.warmup;
         for i in 0..self.batch.len() {
             let (slot, n) = self.batch[i];
             self.requests[slot].num_computed += n;
@@ -254,13 +274,16 @@ impl Simulator {
                 continue;
             }
             r.num_output += 1;
-            tokens += 1;
+            let measured = warmup.measures(&r.spec);
+            tokens += u64::from(measured);
             if r.first_token.is_none() {
                 r.first_token = Some(now);
-            } else if r.last_token == step_start {
-                same_step_gaps += 1;
-            } else {
-                self.metrics.record_gap(now - r.last_token);
+            } else if measured {
+                if r.last_token == step_start {
+                    same_step_gaps += 1;
+                } else {
+                    self.metrics.record_gap(now - r.last_token);
+                }
             }
             r.last_token = now;
             if r.num_output == r.spec.output_len {
@@ -319,14 +342,18 @@ impl Simulator {
             self.reserved_blocks -= self.reservation(slot);
             let r = &mut self.requests[slot];
             self.kv.release_all(&mut r.blocks);
-            self.metrics.record_completion(
-                r.spec.arrival,
-                r.first_token
-                    .expect("a finished request has emitted tokens"),
-                self.now,
-                r.spec.prompt_len,
-                r.spec.output_len,
-            );
+            if self.warmup.measures(&r.spec) {
+                self.metrics.record_completion(
+                    r.spec.arrival,
+                    r.first_token
+                        .expect("a finished request has emitted tokens"),
+                    self.now,
+                    r.spec.prompt_len,
+                    r.spec.output_len,
+                );
+            } else {
+                self.warmup_completed += 1;
+            }
             self.free_slots.push(slot);
             self.workload.on_completion(self.now);
         }
@@ -342,7 +369,7 @@ impl Simulator {
     pub fn progress(&self) -> Progress {
         Progress {
             now: self.now,
-            completed: self.metrics.completed(),
+            completed: self.metrics.completed() + self.warmup_completed,
             total: self.workload.expected_total(),
             running: self.running.len(),
             waiting: self.waiting.len(),
@@ -418,7 +445,7 @@ impl Simulator {
     }
 
     fn finish(self) -> RunSummary {
-        let total = self.workload.generated();
+        let total = self.workload.generated() - self.warmup_arrived;
         let blocks = u64::from(self.kv.num_blocks());
         self.metrics
             .finish(self.last_completion, total, blocks, self.open_loop)

@@ -2,6 +2,7 @@
 
 use super::load::{LoadCheck, LoadTimeline};
 use super::quantiles::Samples;
+use super::slo::SloTally;
 use super::summary::RunSummary;
 use crate::engine::StepCost;
 
@@ -33,9 +34,27 @@ pub struct Collector {
     bandwidth_util_time: f64,
     busy_time: f64,
     steps: u64,
+    /// Good requests under `[slo]` (see slo.rs).
+    slo: SloTally,
+    /// Where the throughputs' window starts: 0, or with a warm-up the first measured arrival.
+    window_start: f64,
 }
 
 impl Collector {
+    /// A collector that also tallies requests meeting `[slo]`.
+    pub fn with_slo(slo: SloTally) -> Collector {
+        Collector {
+            slo,
+            ..Collector::default()
+        }
+    }
+
+    /// With a warm-up, the throughputs are measured from the first measured arrival (`t`)
+    /// to the last completion, not from t = 0.
+    pub fn set_window_start(&mut self, t: f64) {
+        self.window_start = t;
+    }
+
     /// A step of `cost.time` seconds ran with `kv_util` of the cache in use and emitted
     /// `tokens` output tokens, `same_step_gaps` of them exactly one step after their previous
     /// token.
@@ -80,10 +99,17 @@ impl Collector {
         self.ttft.push(first_token - arrival);
         self.timeline.record(arrival, first_token, completion);
         self.e2e.push(completion - arrival);
-        if output_len >= 2 {
-            self.tpot
-                .push((completion - first_token) / f64::from(output_len - 1));
+        let tpot =
+            (output_len >= 2).then(|| (completion - first_token) / f64::from(output_len - 1));
+        if let Some(tpot) = tpot {
+            self.tpot.push(tpot);
         }
+        self.slo.record(
+            first_token - arrival,
+            tpot,
+            completion - arrival,
+            output_len,
+        );
     }
 
     pub fn completed(&self) -> u64 {
@@ -107,15 +133,18 @@ impl Collector {
     ) -> RunSummary {
         let load = open_loop.then(|| LoadCheck::of(&self.timeline)).flatten();
         let per_s = |x: f64| if makespan > 0.0 { x / makespan } else { 0.0 };
+        // Without a warm-up, window_start = 0 and this is `makespan` exactly.
+        let window = makespan - self.window_start;
+        let per_window_s = |x: f64| if window > 0.0 { x / window } else { 0.0 };
         let lookups = self.prefix_hit_tokens + self.prefix_miss_tokens;
         RunSummary {
             ttft_ms: self.ttft.stats().scaled(1e3),
             e2e_ms: self.e2e.stats().scaled(1e3),
             tpot_ms: self.tpot.stats().scaled(1e3),
             itl_ms: self.itl.stats().scaled(1e3),
-            input_tokens_per_s: per_s(self.input_tokens as f64),
-            output_tokens_per_s: per_s(self.output_tokens as f64),
-            requests_per_s: per_s(self.completed as f64),
+            input_tokens_per_s: per_window_s(self.input_tokens as f64),
+            output_tokens_per_s: per_window_s(self.output_tokens as f64),
+            requests_per_s: per_window_s(self.completed as f64),
             kv_cache_util_mean: per_s(self.kv_util_time),
             flops_util_mean: per_s(self.flops_util_time),
             bandwidth_util_mean: per_s(self.bandwidth_util_time),
@@ -143,6 +172,8 @@ impl Collector {
             offered_requests_per_s: load.map(|l| l.offered_per_s),
             served_requests_per_s: load.map(|l| l.served_per_s),
             overloaded: load.is_some_and(|l| l.overloaded()),
+            load_verdict: load.and_then(|l| l.verdict()),
+            slo: self.slo.finish(self.completed, window),
         }
     }
 }

@@ -140,10 +140,9 @@ impl LoadCheck {
         })
     }
 
+    /// The verdict is overloaded (see [`LoadCheck::verdict`], where the rule lives).
     pub fn overloaded(&self) -> bool {
-        self.arrivals >= Self::MIN_ARRIVALS
-            && self.served_per_s < Self::SERVED_FRACTION * self.offered_per_s
-            && self.ttft_growth > Self::TTFT_GROWTH
+        self.verdict() == Some(super::LoadVerdict::Overloaded)
     }
 }
 

@@ -5,9 +5,15 @@ mod collector;
 mod histogram;
 mod load;
 mod quantiles;
+mod slo;
 mod summary;
+mod verdict;
+mod warmup;
 
 pub use collector::Collector;
 pub use load::{LoadCheck, LoadTimeline};
 pub use quantiles::{DistStats, Samples, EXACT_SAMPLE_LIMIT};
+pub use slo::{SloSummary, SloTally};
 pub use summary::{Metric, MetricValue, RunSummary};
+pub use verdict::LoadVerdict;
+pub use warmup::Warmup;

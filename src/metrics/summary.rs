@@ -11,6 +11,8 @@
 use serde_json::{Map, Value};
 
 use super::quantiles::DistStats;
+use super::slo::SloSummary;
+use super::verdict::LoadVerdict;
 
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct RunSummary {
@@ -58,6 +60,10 @@ pub struct RunSummary {
     pub served_requests_per_s: Option<f64>,
     /// The engine served clearly less than it was offered and its queue grew.
     pub overloaded: bool,
+    /// Open-loop runs with enough arrivals: stable, backlogged or overloaded.
+    pub load_verdict: Option<LoadVerdict>,
+    /// Attainment and goodput under `[slo]` (all None without one).
+    pub slo: SloSummary,
 }
 
 /// A metric's value: counts stay integers, an undefined statistic is null.
@@ -241,6 +247,7 @@ impl RunSummary {
             json_paths,
             value,
         }));
+        m.extend(self.slo.metrics());
         m
     }
 
@@ -272,6 +279,12 @@ impl RunSummary {
         Ok(())
     }
 
+    /// The text-valued per-run fields (name, value): written to the flat `metrics` object of
+    /// the JSON and as string columns of the sweep's runs table, but not summarised over seeds.
+    pub fn labels(&self) -> [(&'static str, Option<&'static str>); 1] {
+        [("load_verdict", self.load_verdict.map(LoadVerdict::name))]
+    }
+
     /// The metric names and kinds, without a run (for table schemas).
     pub fn metric_schema() -> Vec<Metric> {
         RunSummary::default().metrics()
@@ -288,6 +301,9 @@ impl RunSummary {
                 insert_path(&mut root, path, metric.value.to_json());
             }
             flat.insert(metric.name.to_string(), metric.value.to_json());
+        }
+        for (name, value) in self.labels() {
+            flat.insert(name.to_string(), value.map_or(Value::Null, Value::from));
         }
         root.insert("metrics".to_string(), Value::Object(flat));
         root.insert("overloaded".to_string(), Value::Bool(self.overloaded));
@@ -355,11 +371,24 @@ mod tests {
             offered_requests_per_s: Some(16.5),
             served_requests_per_s: Some(17.5),
             overloaded: true,
+            load_verdict: Some(LoadVerdict::Overloaded),
+            slo: SloSummary {
+                attainment: Some(0.25),
+                goodput_requests_per_s: Some(18.5),
+                goodput_output_tokens_per_s: Some(19.5),
+                met: Some(false),
+            },
         };
         let json = s.to_json();
         let flat = json["metrics"].as_object().expect("a flat metrics object");
         let metrics = s.metrics();
-        assert_eq!(flat.len(), metrics.len(), "two metrics share a name");
+        assert_eq!(
+            flat.len(),
+            metrics.len() + s.labels().len(),
+            "two metrics share a name"
+        );
+        assert_eq!(flat["load_verdict"], "overloaded");
+        assert_eq!(flat["slo_met"], 0.0);
         for m in &metrics {
             assert_eq!(flat[m.name], m.value.to_json(), "{}", m.name);
             for path in m.json_paths {

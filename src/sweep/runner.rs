@@ -7,6 +7,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::Instant;
 
+use serde_json::Value;
+
 use std::sync::Arc;
 
 use super::grid::{Grid, RunPoint};
@@ -95,6 +97,9 @@ pub fn run_one(
                 .metrics()
                 .into_iter()
                 .map(|m| (m.name.to_string(), m.value.to_json()))
+                .chain(summary.labels().into_iter().map(|(name, value)| {
+                    (name.to_string(), value.map_or(Value::Null, Value::from))
+                }))
                 .collect(),
         ),
         // The first line names the problem; the row and the CLI's list stay one line each.

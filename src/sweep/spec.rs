@@ -84,7 +84,15 @@ pub struct SweepSpec {
 }
 
 const TOP_KEYS: &str = "name, base, seeds, set, axes, zip, exclude, compare";
-const SECTIONS: [&str; 5] = ["hardware", "model", "scheduler", "workload", "simulation"];
+const SECTIONS: [&str; 7] = [
+    "hardware",
+    "model",
+    "scheduler",
+    "workload",
+    "simulation",
+    "slo",
+    "metrics",
+];
 
 impl SweepSpec {
     pub fn load(path: &Path) -> Result<SweepSpec> {

@@ -126,6 +126,16 @@ pub fn runs_frame(grid: &Grid, records: &HashMap<String, RunRecord>) -> Result<D
         };
         columns.push(column);
     }
+    // Text-valued fields (the load verdict): a string column each, after the numeric metrics,
+    // in the runs table only (they have no mean).
+    for (name, _) in RunSummary::default().labels() {
+        columns.push(Column::new(
+            name.into(),
+            rows.iter()
+                .map(|r| r.and_then(|r| r.metrics.get(name)).and_then(|v| v.as_str()))
+                .collect::<Vec<Option<&str>>>(),
+        ));
+    }
     DataFrame::new_infer_height(columns).map_err(polars_err)
 }
 

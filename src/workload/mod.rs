@@ -59,6 +59,8 @@ pub struct Workload {
     rate: f64,
     burst_size: u32,
     users: u32,
+    /// closed_loop: the span over which users send their first requests.
+    ramp_up: f64,
     limit: Option<u64>,
     duration: Option<f64>,
     max_seq_len: u32,
@@ -104,6 +106,7 @@ impl Workload {
             rate: w.arrival_rate.unwrap_or(0.0),
             burst_size: w.burst_size,
             users: w.num_concurrent_users,
+            ramp_up: w.ramp_up_secs.unwrap_or(0.0),
             limit,
             duration: w.duration_secs,
             max_seq_len: config.model.max_seq_len,
@@ -120,8 +123,9 @@ impl Workload {
         };
         match workload.pattern {
             ArrivalPattern::ClosedLoop => {
-                for _ in 0..workload.users {
-                    if !workload.push_at(0.0) {
+                for k in 0..workload.users {
+                    let start = workload.ramp_up * f64::from(k) / f64::from(workload.users);
+                    if !workload.push_at(start) {
                         break;
                     }
                 }
@@ -209,14 +213,21 @@ impl Workload {
             }
         };
         let (prompt_len, output_len) = clip_to_model(prompt, output, self.max_seq_len);
-        self.pending.push_back(RequestSpec {
-            id: self.generated,
-            arrival,
-            prompt_len,
-            output_len,
-            priority: 0,
-            dataset_index,
-        });
+        // Arrival order: a closed-loop user's next request may arrive before another user's
+        // ramped-up first one. Without a ramp every arrival is at or after the last pending
+        // one, and this is a push at the back.
+        let at = self.pending.partition_point(|r| r.arrival <= arrival);
+        self.pending.insert(
+            at,
+            RequestSpec {
+                id: self.generated,
+                arrival,
+                prompt_len,
+                output_len,
+                priority: 0,
+                dataset_index,
+            },
+        );
         self.generated += 1;
         true
     }

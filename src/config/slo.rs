@@ -1,0 +1,44 @@
+//! `[slo]`: per-request service-level objectives, judged the way `vllm bench serve --goodput`
+//! judges them: a request is good when it meets every threshold that is set.
+
+use serde::{Deserialize, Serialize};
+
+use super::check::{fraction, positive};
+use crate::Result;
+
+/// Thresholds in milliseconds (each optional) and the share of requests that must meet them.
+/// A section with no thresholds counts every completed request as good.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SloConfig {
+    /// Most time to first token a good request may have.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttft_ms: Option<f64>,
+    /// Most time per output token; requests with one output token have none and pass it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tpot_ms: Option<f64>,
+    /// Most end-to-end latency.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub e2e_ms: Option<f64>,
+    /// The target share of good requests, in (0, 1]; without it `slo_met` is null.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attainment: Option<f64>,
+}
+
+impl SloConfig {
+    pub(super) fn validate(&self) -> Result<()> {
+        for (key, value) in [
+            ("ttft_ms", self.ttft_ms),
+            ("tpot_ms", self.tpot_ms),
+            ("e2e_ms", self.e2e_ms),
+        ] {
+            if let Some(v) = value {
+                positive(&format!("slo.{key}"), v)?;
+            }
+        }
+        if let Some(a) = self.attainment {
+            fraction("slo.attainment", a)?;
+        }
+        Ok(())
+    }
+}
