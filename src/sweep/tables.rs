@@ -454,3 +454,32 @@ pub fn write(dir: &Path, stem: &str, df: &mut DataFrame, formats: Formats) -> Re
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn whole_numbers_are_integers_however_spelled() {
+        let v = |text: &str| -> Value { text.parse::<toml::Table>().unwrap()["x"].clone() };
+        let column = |texts: &[&str]| {
+            let values: Vec<Value> = texts.iter().map(|t| v(&format!("x = {t}"))).collect();
+            axis_column("a", &values.iter().collect::<Vec<_>>())
+        };
+        let ints = column(&["8192", "8192.0", "16384"]);
+        assert_eq!(ints.dtype(), &DataType::Int64);
+        assert_eq!(
+            ints.i64().unwrap().iter().collect::<Vec<_>>(),
+            [Some(8192), Some(8192), Some(16384)]
+        );
+        assert_eq!(column(&["10", "20.5"]).dtype(), &DataType::Float64);
+        // Past i64's range, or not a number at all, a float stays a float.
+        assert_eq!(column(&["1", "1e19"]).dtype(), &DataType::Float64);
+        assert_eq!(column(&["1", "nan"]).dtype(), &DataType::Float64);
+        assert_eq!(column(&["1", "inf"]).dtype(), &DataType::Float64);
+        assert_eq!(column(&["true", "false"]).dtype(), &DataType::Boolean);
+        assert_eq!(column(&["1", "\"a\""]).dtype(), &DataType::String);
+        assert_eq!(whole(&Value::Float(-9.223_372_036_854_775_808e18)), None);
+        assert_eq!(whole(&Value::Float(-0.0)), Some(0));
+    }
+}
