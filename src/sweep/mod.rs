@@ -14,6 +14,7 @@ pub mod folder;
 pub mod grid;
 pub mod journal;
 pub mod limits;
+pub mod metric_row;
 pub mod report;
 pub mod runner;
 pub mod shard;

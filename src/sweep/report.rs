@@ -126,7 +126,7 @@ pub fn answer(
             let value = records
                 .get(&r.run_id)
                 .filter(|rec| rec.is_ok())
-                .and_then(|rec| rec.metrics.get(metric)?.as_f64())
+                .and_then(|rec| rec.metrics.get(metric))
                 .filter(|x| x.is_finite());
             if let Some(x) = value {
                 sums[r.point].0 += x;

@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use super::grid::{Grid, RunPoint};
 use super::journal::{JournalWriter, RunRecord};
+use super::metric_row::MetricRow;
 use crate::workload::dataset::Dataset;
 use crate::workload::DatasetKey;
 use crate::{Error, Result, Simulator};
@@ -88,20 +89,12 @@ pub fn run_one(
     };
     let wall_ms = start.elapsed().as_secs_f64() * 1e3;
     let (status, error, metrics) = match result {
-        Ok(summary) => (
-            "ok",
-            None,
-            summary
-                .metrics()
-                .into_iter()
-                .map(|m| (m.name.to_string(), m.value.to_json()))
-                .collect(),
-        ),
+        Ok(summary) => ("ok", None, MetricRow::of(&summary)),
         // The first line names the problem; the row and the CLI's list stay one line each.
         Err(msg) => (
             "error",
             Some(msg.lines().next().unwrap_or("").to_string()),
-            serde_json::Map::new(),
+            MetricRow::default(),
         ),
     };
     RunRecord {

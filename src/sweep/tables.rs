@@ -120,21 +120,19 @@ pub fn runs_frame(grid: &Grid, records: &HashMap<String, RunRecord>) -> Result<D
             .map(|r| r.map(|r| r.wall_ms))
             .collect::<Vec<_>>(),
     ));
-    for metric in RunSummary::metric_schema() {
-        let values = rows
-            .iter()
-            .map(|r| r.and_then(|r| r.metrics.get(metric.name)));
+    // Columns by schema position from the typed rows: no name look-ups per run.
+    for (i, metric) in RunSummary::metric_schema().iter().enumerate() {
         let column = match metric.value {
             MetricValue::Count(_) => Column::new(
                 metric.name.into(),
-                values
-                    .map(|v| v.and_then(|v| v.as_u64()))
+                rows.iter()
+                    .map(|r| r.and_then(|r| r.metrics.u64_at(i)))
                     .collect::<Vec<_>>(),
             ),
             MetricValue::Float(_) => Column::new(
                 metric.name.into(),
-                values
-                    .map(|v| v.and_then(|v| v.as_f64()))
+                rows.iter()
+                    .map(|r| r.and_then(|r| r.metrics.f64_at(i)))
                     .collect::<Vec<_>>(),
             ),
         };
