@@ -163,10 +163,8 @@ fn name_columns(grid: &Grid, runs: impl Iterator<Item = usize> + Clone) -> [Colu
 fn whole(v: &Value) -> Option<i64> {
     match v {
         Value::Integer(i) => Some(*i),
-        // 2^63 is exact in f64; anything at or past it does not fit an i64.
-        Value::Float(f) if f.fract() == 0.0 && f.abs() < 9.223_372_036_854_775_808e18 => {
-            Some(*f as i64)
-        }
+        // i64::MAX as f64 rounds up to 2^63: anything at or past it does not fit an i64.
+        Value::Float(f) if f.fract() == 0.0 && f.abs() < i64::MAX as f64 => Some(*f as i64),
         _ => None,
     }
 }
@@ -477,7 +475,7 @@ mod tests {
         assert_eq!(column(&["1", "inf"]).dtype(), &DataType::Float64);
         assert_eq!(column(&["true", "false"]).dtype(), &DataType::Boolean);
         assert_eq!(column(&["1", "\"a\""]).dtype(), &DataType::String);
-        assert_eq!(whole(&Value::Float(-9.223_372_036_854_775_808e18)), None);
+        assert_eq!(whole(&Value::Float(i64::MIN as f64)), None);
         assert_eq!(whole(&Value::Float(-0.0)), Some(0));
     }
 }
