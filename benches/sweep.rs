@@ -3,13 +3,11 @@
 //!
 //! `cargo bench --bench sweep`
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use inference_lab::sweep::journal::RunRecord;
-use inference_lab::sweep::{self, tables, Formats, SweepOptions, SweepSpec};
+use inference_lab::sweep::{self, Formats, SweepOptions, SweepSpec};
 use inference_lab::Simulator;
 
 fn scratch(name: &str) -> PathBuf {
@@ -75,58 +73,58 @@ fn orchestrator(c: &mut Criterion) {
     std::fs::remove_dir_all(dir).ok();
 }
 
-/// Tables from 100,000 journal rows (a 5,000-point x 20-seed grid with synthetic metrics).
+/// Every table from a 100,000-line journal (a 5,000-point x 20-seed grid with synthetic
+/// metrics), as `sweep merge` builds them: reading the journal, runs, summary, summary_long,
+/// comparisons (CSV and Parquet) and the manifest.
 fn aggregation(c: &mut Criterion) {
     let dir = scratch("agg");
     let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/seed-era/quick_test.toml");
     let text = format!(
         "name = \"agg\"\nbase = {:?}\nseeds = 20\n[axes]\n\
-         scheduler.max_num_batched_tokens = {{ range = [1024, 51014, 10] }}\n",
+         scheduler.max_num_batched_tokens = {{ range = [1024, 51014, 10] }}\n\
+         [compare]\nbaseline = {{ \"scheduler.max_num_batched_tokens\" = 1024 }}\n",
         base.display().to_string()
     );
     let path = dir.join("spec.toml");
     std::fs::write(&path, text).unwrap();
-    let grid = sweep::expand(&SweepSpec::load(&path).unwrap()).unwrap();
+    let spec = SweepSpec::load(&path).unwrap();
+    let grid = sweep::expand(&spec).unwrap();
     assert_eq!(grid.runs.len(), 100_000);
+    let out = dir.join("out");
+    sweep::record_spec(&out, &spec).unwrap();
+    // The journal as a sweep writes it: one JSON object per run, metrics keyed by name
+    // (whole numbers, so that count metrics are valid too).
     let schema = inference_lab::RunSummary::metric_schema();
-    let records: HashMap<String, RunRecord> = grid
-        .runs
-        .iter()
-        .map(|r| {
-            let metrics = schema
-                .iter()
-                .enumerate()
-                .map(|(i, m)| {
-                    (
-                        m.name.to_string(),
-                        serde_json::json!((r.index * 7 + i) as f64 * 0.5),
-                    )
-                })
-                .collect();
-            let record = RunRecord {
-                run_id: r.run_id.clone(),
-                status: "ok".into(),
-                error: None,
-                wall_ms: 1.0,
-                seed: r.seed,
-                params: Default::default(),
-                metrics,
-            };
-            (r.run_id.clone(), record)
-        })
-        .collect();
+    let mut journal = String::new();
+    for r in &grid.runs {
+        let metrics: serde_json::Map<String, serde_json::Value> = schema
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                (
+                    m.name.to_string(),
+                    serde_json::json!((r.index * 7 + i) % 1000),
+                )
+            })
+            .collect();
+        let line = serde_json::json!({
+            "run_id": r.run_id, "status": "ok", "wall_ms": 1.0, "seed": r.seed,
+            "params": {}, "metrics": metrics,
+        });
+        journal += &line.to_string();
+        journal.push('\n');
+    }
+    std::fs::write(out.join("journal.jsonl"), journal).unwrap();
     let mut group = c.benchmark_group("tables_100k_rows");
     group.sample_size(10);
-    group.bench_function("runs_and_summary_csv_parquet", |b| {
+    group.bench_function("merge_all_tables_csv_parquet", |b| {
         b.iter(|| {
-            let mut runs = tables::runs_frame(&grid, &records).unwrap();
-            let mut summary = tables::summary_frame(&grid, &runs).unwrap();
             let formats = Formats {
                 csv: true,
                 parquet: true,
             };
-            tables::write(&dir, "runs", &mut runs, formats).unwrap();
-            tables::write(&dir, "summary", &mut summary, formats).unwrap();
+            let outcome = sweep::merge(&spec, &grid, &out, formats).unwrap();
+            assert_eq!(outcome.ok, 100_000);
         })
     });
     group.finish();

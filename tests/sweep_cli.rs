@@ -315,11 +315,13 @@ fn a_sweep_writes_tidy_tables_with_hand_checkable_statistics() {
     assert_eq!(runs_csv.height(), 12);
     let columns = names(&runs);
     assert_eq!(
-        columns[..8],
+        columns[..10],
         [
             "run_id",
             "scheduler.policy",
             "scheduler.max_num_batched_tokens",
+            "model",
+            "hardware",
             "seed",
             "status",
             "error",
@@ -375,10 +377,12 @@ fn a_sweep_writes_tidy_tables_with_hand_checkable_statistics() {
     assert_eq!(summary_csv.height(), 4);
     let columns = names(&summary);
     assert_eq!(
-        columns[..10],
+        columns[..12],
         [
             "scheduler.policy",
             "scheduler.max_num_batched_tokens",
+            "model",
+            "hardware",
             "n",
             "n_error",
             "ttft_ms_mean_mean",
@@ -901,7 +905,8 @@ fn ranges_zips_excludes_base_globs_and_dry_run() {
     std::fs::write(dir.join("cfg-a.toml"), &tiny).unwrap();
     std::fs::write(
         dir.join("cfg-b.toml"),
-        tiny.replace("num_requests = 30", "num_requests = 20"),
+        tiny.replace("num_requests = 30", "num_requests = 20")
+            .replace("name = \"Llama-3.1-8B\"", "name = \"Llama-B\""),
     )
     .unwrap();
     let spec = dir.spec_text(
@@ -964,13 +969,15 @@ scheduler.max_num_seqs = 64
     let runs = read_parquet(&res.join("runs.parquet"));
     assert_eq!(runs.height(), 28);
     assert_eq!(
-        names(&runs)[..8],
+        names(&runs)[..10],
         [
             "run_id",
             "base",
             "scheduler.max_num_batched_tokens",
             "scheduler.max_num_seqs",
             "scheduler.policy",
+            "model",
+            "hardware",
             "seed",
             "status",
             "error"
@@ -1004,6 +1011,18 @@ scheduler.max_num_seqs = 64
         };
         assert_eq!(requests[i], Some(expected), "row {i}: {:?}", base[i]);
     }
+    // The model column names each base's model.name; hardware.name is the same in both.
+    let models = strings(&runs, "model");
+    for i in 0..28 {
+        let expected = match base[i].as_deref() {
+            Some("cfg-a.toml") => "Llama-3.1-8B",
+            _ => "Llama-B",
+        };
+        assert_eq!(models[i].as_deref(), Some(expected), "row {i}");
+    }
+    assert!(strings(&runs, "hardware")
+        .iter()
+        .all(|h| h.as_deref() == Some("H100 SXM")));
     let budgets: BTreeSet<_> = tokens.iter().copied().collect();
     assert_eq!(budgets, BTreeSet::from([1024, 2048, 3072, 4096]));
     let pairs: BTreeSet<(i64, String)> = seqs
@@ -1088,7 +1107,7 @@ fn formats_and_quietness() {
     }
     assert!(!xml.exists(), "--format xml created {}", xml.display());
 
-    // On a pipe: one summary line, no progress bar, nothing on stderr.
+    // On a pipe: the summary line first, then the answer; no progress bar, nothing on stderr.
     let plain = dir.join("plain");
     let out = dir.sweep(&[spec.as_os_str(), OsStr::new("-o"), plain.as_os_str()]);
     assert_exit(&out, 0, "sweep on a pipe");
@@ -1098,7 +1117,18 @@ fn formats_and_quietness() {
         describe(&out)
     );
     let stdout = text(&out.stdout);
-    assert_eq!(stdout.lines().count(), 1, "{}", describe(&out));
+    assert_eq!(
+        stdout.lines().nth(1),
+        Some(
+            format!(
+                "tables: runs, summary, summary_long (csv, parquet) in {}",
+                plain.display()
+            )
+            .as_str()
+        ),
+        "{}",
+        describe(&out)
+    );
     assert!(
         stdout.starts_with("sweep fmt: 4 runs over 2 points (4 ran, 0 already done, 0 failed)"),
         "{}",

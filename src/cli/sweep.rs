@@ -5,6 +5,7 @@
 //! I/O error); 2 the sweep ran but at least one run failed (its row says why); 3 (`sweep
 //! merge`) runs have no record in any journal.
 
+mod answer;
 mod cluster;
 
 use std::io::IsTerminal;
@@ -157,6 +158,7 @@ pub fn main(args: &SweepArgs) -> Result<ExitCode> {
                 outcome.wall_s,
                 out_dir.display()
             );
+            answer::print(spec, grid, &out_dir, formats, &outcome.answer)?;
         } else {
             outln!(
                 "sweep {} shard {shard}: {} of {} runs ({} ran, {} already done, {failed}) in {:.2} s on {threads} threads -> {} (tables: inference-lab sweep merge {} once every shard is done)",

@@ -224,11 +224,7 @@ pub fn comparisons(
         if record.status != "ok" {
             return None;
         }
-        record
-            .metrics
-            .get(metric)?
-            .as_f64()
-            .filter(|x| x.is_finite())
+        record.metrics.get(metric).filter(|x| x.is_finite())
     };
     let mut rows = Vec::new();
     for (point, runs) in runs_of.iter().enumerate() {

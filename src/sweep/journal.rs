@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::metric_row::MetricRow;
 use super::shard::Shard;
 use crate::{Error, Result};
 
@@ -58,9 +59,13 @@ pub struct RunRecord {
     /// Axis column -> value, for readers of the journal alone.
     #[serde(default)]
     pub params: serde_json::Map<String, serde_json::Value>,
-    /// Flat metric name -> value (null when undefined or the run failed).
+    /// Flat metric name -> value (null when undefined; empty when the run failed), parsed
+    /// straight into a typed row.
     #[serde(default)]
-    pub metrics: serde_json::Map<String, serde_json::Value>,
+    pub metrics: MetricRow,
+    /// Text-valued per-run fields (the load verdict), by name; absent when unset.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub labels: std::collections::BTreeMap<String, String>,
 }
 
 impl RunRecord {
@@ -213,10 +218,8 @@ mod tests {
             wall_ms: 1.5,
             seed: 1,
             params: Default::default(),
-            metrics: serde_json::Map::from_iter([(
-                "ttft_ms_p99".to_string(),
-                serde_json::json!(2.5),
-            )]),
+            metrics: MetricRow::from_pairs([("ttft_ms_p99", Some(2.5))]),
+            labels: Default::default(),
         }
     }
 

@@ -14,6 +14,8 @@ pub mod folder;
 pub mod grid;
 pub mod journal;
 pub mod limits;
+pub mod metric_row;
+pub mod report;
 pub mod runner;
 pub mod shard;
 pub mod slurm;
@@ -63,6 +65,9 @@ pub struct SweepOutcome {
     pub wall_s: f64,
     /// The journals found in the folder before running (their records count for resume).
     pub journals: Vec<JournalFile>,
+    /// The best point for each objective of `[report]` (empty for a shard, which writes no
+    /// tables).
+    pub answer: Vec<report::Objective>,
 }
 
 /// What [`merge`] found.
@@ -80,6 +85,8 @@ pub struct MergeOutcome {
     pub unmatched: usize,
     pub journals: Vec<JournalFile>,
     pub wall_s: f64,
+    /// The best point for each objective of `[report]`.
+    pub answer: Vec<report::Objective>,
 }
 
 /// The default results folder: results/<name>/ under the current directory.
@@ -259,9 +266,10 @@ pub fn run_shard(
         failures,
         wall_s: 0.0,
         journals: journals.files,
+        answer: Vec::new(),
     };
     if shard.is_whole() {
-        write_tables(dir, spec, grid, &records, options.formats)?;
+        outcome.answer = write_tables(dir, spec, grid, &records, options.formats)?;
         outcome.wall_s = clock.elapsed().as_secs_f64();
         let counts = serde_json::json!({
             "points": outcome.points,
@@ -313,7 +321,7 @@ pub fn merge(spec: &SweepSpec, grid: &Grid, dir: &Path, formats: Formats) -> Res
         .iter()
         .filter(|r| records.get(&r.run_id).is_some_and(|rec| !rec.is_ok()))
         .count();
-    write_tables(dir, spec, grid, records, formats)?;
+    let answer = write_tables(dir, spec, grid, records, formats)?;
     let runs = grid.runs.len();
     let outcome = MergeOutcome {
         runs,
@@ -324,6 +332,7 @@ pub fn merge(spec: &SweepSpec, grid: &Grid, dir: &Path, formats: Formats) -> Res
         unmatched,
         journals: journals.files,
         wall_s: clock.elapsed().as_secs_f64(),
+        answer,
     };
     let counts = serde_json::json!({
         "points": outcome.points,
@@ -358,28 +367,39 @@ fn missing(grid: &Grid, records: &HashMap<String, journal::RunRecord>) -> Vec<us
         .collect()
 }
 
+/// Writes the tables of `dir` and returns the sweep's answer (the objectives' best points).
 fn write_tables(
     dir: &Path,
     spec: &SweepSpec,
     grid: &Grid,
     records: &HashMap<String, journal::RunRecord>,
     formats: Formats,
-) -> Result<()> {
+) -> Result<Vec<report::Objective>> {
     let mut runs = tables::runs_frame(grid, records)?;
-    let mut summary = tables::summary_frame(grid, &runs)?;
+    let (mut summary, mut summary_long) = tables::summary_frames(grid, &runs)?;
     folder::remove_stale_tables(dir, formats)?;
     tables::write(dir, "runs", &mut runs, formats)?;
     tables::write(dir, "summary", &mut summary, formats)?;
-    match &spec.compare {
+    tables::write(dir, "summary_long", &mut summary_long, formats)?;
+    let comparisons = match &spec.compare {
         Some(baseline) => {
             let rows = compare::comparisons(grid, &spec.axes, baseline, records);
             let mut table = tables::comparisons_frame(grid, &rows)?;
             tables::write(dir, "comparisons", &mut table, formats)?;
+            Some(rows)
         }
         // A spec that no longer compares leaves no comparisons of an earlier grid behind.
-        None => folder::remove_table(dir, "comparisons")?,
-    }
-    Ok(())
+        None => {
+            folder::remove_table(dir, "comparisons")?;
+            None
+        }
+    };
+    Ok(report::answer(
+        grid,
+        &spec.report,
+        records,
+        comparisons.as_deref(),
+    ))
 }
 
 #[allow(clippy::too_many_arguments)]

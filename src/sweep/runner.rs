@@ -7,12 +7,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::Instant;
 
-use serde_json::Value;
 
 use std::sync::Arc;
 
 use super::grid::{Grid, RunPoint};
 use super::journal::{JournalWriter, RunRecord};
+use super::metric_row::MetricRow;
 use crate::workload::dataset::Dataset;
 use crate::workload::DatasetKey;
 use crate::{Error, Result, Simulator};
@@ -90,25 +90,15 @@ pub fn run_one(
     };
     let wall_ms = start.elapsed().as_secs_f64() * 1e3;
     let (status, error, metrics) = match result {
-        Ok(summary) => (
-            "ok",
-            None,
-            summary
-                .metrics()
-                .into_iter()
-                .map(|m| (m.name.to_string(), m.value.to_json()))
-                .chain(summary.labels().into_iter().map(|(name, value)| {
-                    (name.to_string(), value.map_or(Value::Null, Value::from))
-                }))
-                .collect(),
-        ),
+        Ok(summary) => ("ok", None, (MetricRow::of(&summary), labels_of(&summary))),
         // The first line names the problem; the row and the CLI's list stay one line each.
         Err(msg) => (
             "error",
             Some(msg.lines().next().unwrap_or("").to_string()),
-            serde_json::Map::new(),
+            (MetricRow::default(), Default::default()),
         ),
     };
+    let (metrics, labels) = metrics;
     RunRecord {
         run_id: run.run_id.clone(),
         status: status.to_string(),
@@ -117,7 +107,17 @@ pub fn run_one(
         seed: run.seed,
         params,
         metrics,
+        labels,
     }
+}
+
+/// The run's text-valued fields that are set (the load verdict), by name.
+fn labels_of(summary: &crate::RunSummary) -> std::collections::BTreeMap<String, String> {
+    summary
+        .labels()
+        .into_iter()
+        .filter_map(|(name, value)| Some((name.to_string(), value?.to_string())))
+        .collect()
 }
 
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {

@@ -22,6 +22,9 @@
 //!
 //! [compare]                      # paired comparisons with this point (see compare.rs)
 //! baseline = { "scheduler.policy" = "fcfs" }
+//!
+//! [report]                       # the objectives the sweep's answer names (see report.rs)
+//! metrics = ["ttft_ms_p99", "output_tokens_per_s"]
 //! ```
 //!
 //! A path is `section.field`; its value replaces the whole field (a length distribution is
@@ -81,9 +84,12 @@ pub struct SweepSpec {
     pub exclude: Vec<Exclusion>,
     /// `[compare] baseline`: the axis values of the baseline point of paired comparisons.
     pub compare: Option<Vec<(String, Value)>>,
+    /// `[report] metrics`: the objectives of the sweep's answer (run-table metrics with a
+    /// better direction), or the default ones.
+    pub report: Vec<&'static str>,
 }
 
-const TOP_KEYS: &str = "name, base, seeds, set, axes, zip, exclude, compare";
+const TOP_KEYS: &str = "name, base, seeds, set, axes, zip, exclude, compare, report";
 const SECTIONS: [&str; 7] = [
     "hardware",
     "model",
@@ -217,6 +223,7 @@ impl SweepSpec {
         }
         check_exclusion_values(&exclude, &axes, &bases)?;
         let compare = super::compare::parse_baseline(table.get("compare"), &axes, &bases, flatten)?;
+        let report = super::report::parse_objectives(table.get("report"))?;
         Ok(SweepSpec {
             name,
             path: path.to_path_buf(),
@@ -226,6 +233,7 @@ impl SweepSpec {
             seeds,
             exclude,
             compare,
+            report,
         })
     }
 
@@ -247,6 +255,7 @@ impl SweepSpec {
                 "values": a.values.iter().map(|row| row.iter().map(v).collect::<Vec<_>>()).collect::<Vec<_>>(),
             })).collect::<Vec<_>>(),
             "seeds": self.seeds,
+            "report": self.report,
             "compare": self.compare.as_ref().map(|b| b.iter().map(|(p, x)| (p.clone(), v(x))).collect::<serde_json::Map<_, _>>()),
             "exclude": self.exclude.iter().map(|e| e.conditions.iter().map(|(p, vals)| (p.clone(), serde_json::Value::Array(vals.iter().map(v).collect()))).collect::<serde_json::Map<_, _>>()).collect::<Vec<_>>(),
         })

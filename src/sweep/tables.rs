@@ -1,17 +1,27 @@
 //! The runs and summary tables (polars), written as CSV and/or Parquet.
 //!
 //! runs: one row per run in grid order —
-//!   run_id, <axis columns>, seed, status, error, wall_ms, <every RunSummary metric>.
+//!   run_id, <axis columns>, model, hardware, seed, status, error, wall_ms, <every RunSummary
+//!   metric>.
 //! summary: one row per point (the seed folded) in grid order —
-//!   <axis columns>, n (ok runs), n_error, then for each metric
+//!   <axis columns>, model, hardware, n (ok runs), n_error, then for each metric
 //!   <metric>_mean, _std, _ci95_lo, _ci95_hi, _min, _max.
+//! summary_long: the same statistics, one row per (point, metric), for tools that would
+//!   rather filter on a `metric` column than pick among 300 wide ones —
+//!   <axis columns>, model, hardware, metric, n, mean, std, ci_low, ci_high, min, max
+//!   (n counts the runs that define the metric; min and max are floats for every metric).
 //!
 //! comparisons (with `[compare]` in the spec): one row per point that is not a baseline and
 //!   metric — <axis columns>, metric, n, baseline_mean, mean, diff_mean, diff_ci_low,
 //!   diff_ci_high, rel_diff, p_value, wins, ties, losses (see compare.rs).
 //!
-//! Axis columns keep their natural type (integer, float, string, boolean); table values (a
-//! length distribution) become their inline TOML text. `_std` is the sample standard
+//! Axis columns keep their natural type (integer, float, string, boolean), decided by the
+//! values rather than their TOML spelling: an axis whose numbers are all whole (8192 and
+//! 8192.0) is an integer column, one with a fraction anywhere a float column, so the same
+//! grid written two ways gives the same tables. Table values (a length distribution) become
+//! their inline TOML text. `model` and `hardware` are each run's `model.name` and
+//! `hardware.name` (null for a run whose config is invalid), so a grid over base configs
+//! reads by name rather than file. `_std` is the sample standard
 //! deviation (n - 1); the 95% interval is mean +- t(0.975, n - 1) std / sqrt(n), null when
 //! fewer than two runs define the metric. A run that failed has null metrics and counts in
 //! n_error only.
@@ -63,6 +73,9 @@ impl Formats {
 }
 
 const POINT: &str = "__point";
+/// The columns naming each run's model and hardware (`model.name`, `hardware.name`).
+pub const MODEL: &str = "model";
+pub const HARDWARE: &str = "hardware";
 const N_SUFFIX: &str = "__n";
 
 fn polars_err(e: PolarsError) -> Error {
@@ -84,6 +97,7 @@ pub fn runs_frame(grid: &Grid, records: &HashMap<String, RunRecord>) -> Result<D
         let values: Vec<&Value> = grid.runs.iter().map(|r| &r.params[i]).collect();
         columns.push(axis_column(name, &values));
     }
+    columns.extend(name_columns(grid, grid.runs.iter().map(|r| r.index)));
     columns.push(Column::new(
         "seed".into(),
         grid.runs.iter().map(|r| r.seed).collect::<Vec<u64>>(),
@@ -106,21 +120,19 @@ pub fn runs_frame(grid: &Grid, records: &HashMap<String, RunRecord>) -> Result<D
             .map(|r| r.map(|r| r.wall_ms))
             .collect::<Vec<_>>(),
     ));
-    for metric in RunSummary::metric_schema() {
-        let values = rows
-            .iter()
-            .map(|r| r.and_then(|r| r.metrics.get(metric.name)));
+    // Columns by schema position from the typed rows: no name look-ups per run.
+    for (i, metric) in RunSummary::metric_schema().iter().enumerate() {
         let column = match metric.value {
             MetricValue::Count(_) => Column::new(
                 metric.name.into(),
-                values
-                    .map(|v| v.and_then(|v| v.as_u64()))
+                rows.iter()
+                    .map(|r| r.and_then(|r| r.metrics.u64_at(i)))
                     .collect::<Vec<_>>(),
             ),
             MetricValue::Float(_) => Column::new(
                 metric.name.into(),
-                values
-                    .map(|v| v.and_then(|v| v.as_f64()))
+                rows.iter()
+                    .map(|r| r.and_then(|r| r.metrics.f64_at(i)))
                     .collect::<Vec<_>>(),
             ),
         };
@@ -132,20 +144,50 @@ pub fn runs_frame(grid: &Grid, records: &HashMap<String, RunRecord>) -> Result<D
         columns.push(Column::new(
             name.into(),
             rows.iter()
-                .map(|r| r.and_then(|r| r.metrics.get(name)).and_then(|v| v.as_str()))
+                .map(|r| r.and_then(|r| r.labels.get(name)).map(String::as_str))
                 .collect::<Vec<Option<&str>>>(),
         ));
     }
     DataFrame::new_infer_height(columns).map_err(polars_err)
 }
 
-/// An axis column with the values' natural type.
-fn axis_column(name: &str, values: &[&Value]) -> Column {
+/// The `model` and `hardware` columns of the given runs (indices into `grid.runs`).
+fn name_columns(grid: &Grid, runs: impl Iterator<Item = usize> + Clone) -> [Column; 2] {
+    let config = |i: usize| grid.runs[i].config.as_ref().ok();
+    [
+        Column::new(
+            MODEL.into(),
+            runs.clone()
+                .map(|i| config(i).map(|c| c.model.name.as_str()))
+                .collect::<Vec<_>>(),
+        ),
+        Column::new(
+            HARDWARE.into(),
+            runs.map(|i| config(i).map(|c| c.hardware.name.as_str()))
+                .collect::<Vec<_>>(),
+        ),
+    ]
+}
+
+/// A number's value as an i64 when it is whole and in range (8192 and 8192.0 alike).
+fn whole(v: &Value) -> Option<i64> {
+    match v {
+        Value::Integer(i) => Some(*i),
+        // i64::MAX as f64 rounds up to 2^63: anything at or past it does not fit an i64.
+        Value::Float(f) if f.fract() == 0.0 && f.abs() < i64::MAX as f64 => Some(*f as i64),
+        _ => None,
+    }
+}
+
+/// An axis column with the values' natural type: integers when every value is a whole
+/// number however it is spelled, floats when some number has a fraction, else booleans or
+/// text.
+pub(super) fn axis_column(name: &str, values: &[&Value]) -> Column {
     let all = |f: fn(&Value) -> bool| values.iter().all(|v| f(v));
-    if all(|v| v.is_integer()) {
+    if all(|v| whole(v).is_some()) {
         Column::new(
             name.into(),
-            values.iter().map(|v| v.as_integer()).collect::<Vec<_>>(),
+            values.iter().map(|v| whole(v)).collect::<Vec<_>>(),
         )
     } else if all(|v| v.is_integer() || v.is_float()) {
         let as_f64 = |v: &Value| v.as_float().or_else(|| v.as_integer().map(|i| i as f64));
@@ -172,6 +214,11 @@ fn axis_column(name: &str, values: &[&Value]) -> Column {
 
 /// The summary table: the runs grouped by point, in grid order.
 pub fn summary_frame(grid: &Grid, runs: &DataFrame) -> Result<DataFrame> {
+    summary_frames(grid, runs).map(|(wide, _)| wide)
+}
+
+/// The summary table and its long form (summary_long), from one grouping of the runs.
+pub fn summary_frames(grid: &Grid, runs: &DataFrame) -> Result<(DataFrame, DataFrame)> {
     let metrics = RunSummary::metric_schema();
     let points = Column::new(
         POINT.into(),
@@ -180,11 +227,13 @@ pub fn summary_frame(grid: &Grid, runs: &DataFrame) -> Result<DataFrame> {
     let mut runs = runs.clone();
     runs.with_column(points).map_err(polars_err)?;
 
-    let mut aggs: Vec<Expr> = grid
+    let keys: Vec<&str> = grid
         .columns
         .iter()
-        .map(|c| col(c.as_str()).first())
+        .map(String::as_str)
+        .chain([MODEL, HARDWARE])
         .collect();
+    let mut aggs: Vec<Expr> = keys.iter().map(|c| col(*c).first()).collect();
     aggs.push(
         col("status")
             .eq(lit("ok"))
@@ -223,14 +272,11 @@ pub fn summary_frame(grid: &Grid, runs: &DataFrame) -> Result<DataFrame> {
         .map_err(polars_err)?;
 
     let mut out: Vec<Column> = Vec::new();
-    for name in grid
-        .columns
-        .iter()
-        .map(String::as_str)
-        .chain(["n", "n_error"])
-    {
+    for name in keys.iter().copied().chain(["n", "n_error"]) {
         out.push(grouped.column(name).map_err(polars_err)?.clone());
     }
+    let points = grouped.height();
+    let mut long = LongColumns::default();
     for m in &metrics {
         let get = |suffix: &str| {
             grouped
@@ -258,6 +304,19 @@ pub fn summary_frame(grid: &Grid, runs: &DataFrame) -> Result<DataFrame> {
                 .map(|i| n_v.get(i).filter(|&n| n >= 2).and(std_v.get(i)))
                 .collect::<Vec<_>>(),
         );
+        let as_f64 = |c: &Column| -> Result<Vec<Option<f64>>> {
+            let c = c.cast(&DataType::Float64).map_err(polars_err)?;
+            Ok(c.f64().map_err(polars_err)?.iter().collect())
+        };
+        long.push(
+            m.name,
+            &count,
+            &mean,
+            &std,
+            &intervals,
+            &as_f64(get("_min")?)?,
+            &as_f64(get("_max")?)?,
+        )?;
         out.push(mean.with_name(format!("{}_mean", m.name).into()));
         out.push(std);
         out.push(Column::new(
@@ -277,7 +336,72 @@ pub fn summary_frame(grid: &Grid, runs: &DataFrame) -> Result<DataFrame> {
         out.push(get("_min")?.clone());
         out.push(get("_max")?.clone());
     }
-    DataFrame::new_infer_height(out).map_err(polars_err)
+    let wide = DataFrame::new_infer_height(out).map_err(polars_err)?;
+    let long = long.frame(&wide.select(keys).map_err(polars_err)?, points)?;
+    Ok((wide, long))
+}
+
+/// summary_long's statistics, gathered metric by metric (each a column over the points) and
+/// laid out point by point, metrics in table order, by [`LongColumns::frame`].
+#[derive(Default)]
+struct LongColumns {
+    metrics: Vec<&'static str>,
+    n: Vec<Vec<Option<u64>>>,
+    stats: Vec<[Vec<Option<f64>>; 6]>,
+}
+
+impl LongColumns {
+    #[allow(clippy::too_many_arguments)]
+    fn push(
+        &mut self,
+        metric: &'static str,
+        n: &Column,
+        mean: &Column,
+        std: &Column,
+        intervals: &[Option<(f64, f64)>],
+        min: &[Option<f64>],
+        max: &[Option<f64>],
+    ) -> Result<()> {
+        let floats = |c: &Column| -> Result<Vec<Option<f64>>> {
+            Ok(c.f64().map_err(polars_err)?.iter().collect())
+        };
+        self.metrics.push(metric);
+        self.n.push(n.u64().map_err(polars_err)?.iter().collect());
+        self.stats.push([
+            floats(mean)?,
+            floats(std)?,
+            intervals.iter().map(|c| c.map(|c| c.0)).collect(),
+            intervals.iter().map(|c| c.map(|c| c.1)).collect(),
+            min.to_vec(),
+            max.to_vec(),
+        ]);
+        Ok(())
+    }
+
+    /// The long table: `keys` (one row per point) repeated for every metric, then the
+    /// metric's name and statistics.
+    fn frame(self, keys: &DataFrame, points: usize) -> Result<DataFrame> {
+        let m = self.metrics.len();
+        let rows = || (0..points).flat_map(move |p| (0..m).map(move |k| (p, k)));
+        let index = IdxCa::from_vec("index".into(), rows().map(|(p, _)| p as IdxSize).collect());
+        let mut columns: Vec<Column> = keys.take(&index).map_err(polars_err)?.into_columns();
+        columns.push(Column::new(
+            "metric".into(),
+            rows().map(|(_, k)| self.metrics[k]).collect::<Vec<_>>(),
+        ));
+        columns.push(Column::new(
+            "n".into(),
+            rows().map(|(p, k)| self.n[k][p]).collect::<Vec<_>>(),
+        ));
+        let names = ["mean", "std", "ci_low", "ci_high", "min", "max"];
+        for (s, name) in names.iter().enumerate() {
+            columns.push(Column::new(
+                (*name).into(),
+                rows().map(|(p, k)| self.stats[k][s][p]).collect::<Vec<_>>(),
+            ));
+        }
+        DataFrame::new_infer_height(columns).map_err(polars_err)
+    }
 }
 
 /// The comparisons table: one row per (non-baseline point, metric), axis columns first.
@@ -335,4 +459,33 @@ pub fn write(dir: &Path, stem: &str, df: &mut DataFrame, formats: Formats) -> Re
         std::fs::rename(&tmp, &path).map_err(|e| io(&path, &e))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn whole_numbers_are_integers_however_spelled() {
+        let v = |text: &str| -> Value { text.parse::<toml::Table>().unwrap()["x"].clone() };
+        let column = |texts: &[&str]| {
+            let values: Vec<Value> = texts.iter().map(|t| v(&format!("x = {t}"))).collect();
+            axis_column("a", &values.iter().collect::<Vec<_>>())
+        };
+        let ints = column(&["8192", "8192.0", "16384"]);
+        assert_eq!(ints.dtype(), &DataType::Int64);
+        assert_eq!(
+            ints.i64().unwrap().iter().collect::<Vec<_>>(),
+            [Some(8192), Some(8192), Some(16384)]
+        );
+        assert_eq!(column(&["10", "20.5"]).dtype(), &DataType::Float64);
+        // Past i64's range, or not a number at all, a float stays a float.
+        assert_eq!(column(&["1", "1e19"]).dtype(), &DataType::Float64);
+        assert_eq!(column(&["1", "nan"]).dtype(), &DataType::Float64);
+        assert_eq!(column(&["1", "inf"]).dtype(), &DataType::Float64);
+        assert_eq!(column(&["true", "false"]).dtype(), &DataType::Boolean);
+        assert_eq!(column(&["1", "\"a\""]).dtype(), &DataType::String);
+        assert_eq!(whole(&Value::Float(i64::MIN as f64)), None);
+        assert_eq!(whole(&Value::Float(-0.0)), Some(0));
+    }
 }

@@ -98,6 +98,7 @@ pub fn merge_main(args: &MergeArgs) -> Result<ExitCode> {
             outcome.wall_s,
             dir.display()
         );
+        super::answer::print(&spec, &grid, &dir, formats, &outcome.answer)?;
     }
     Ok(if !outcome.missing.is_empty() {
         ExitCode::from(EXIT_MISSING)

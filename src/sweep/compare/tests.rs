@@ -49,12 +49,10 @@ fn records(
         .iter()
         .map(|r| {
             let v = value(r);
-            let mut metrics = serde_json::Map::new();
-            metrics.insert(
-                "ttft_ms_p99".into(),
-                v.map_or(serde_json::Value::Null, Into::into),
-            );
-            metrics.insert("kv_cache_util_mean".into(), serde_json::Value::from(0.5));
+            let metrics = crate::sweep::metric_row::MetricRow::from_pairs([
+                ("ttft_ms_p99", v),
+                ("kv_cache_util_mean", Some(0.5)),
+            ]);
             let record = RunRecord {
                 run_id: r.run_id.clone(),
                 status: if v.is_some() { "ok" } else { "error" }.into(),
@@ -63,6 +61,7 @@ fn records(
                 seed: r.seed,
                 params: Default::default(),
                 metrics,
+                labels: Default::default(),
             };
             (r.run_id.clone(), record)
         })
