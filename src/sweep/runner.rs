@@ -7,7 +7,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::Instant;
 
-
 use std::sync::Arc;
 
 use super::grid::{Grid, RunPoint};
