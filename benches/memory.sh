@@ -19,6 +19,8 @@ grep -q "^num_requests = $requests\$" "$work/config.toml"
 /usr/bin/time -f "%M %e" -o "$work/time" "$bin" -c "$work/config.toml" -q -o "$work/out.json"
 read -r rss_kib wall_s < "$work/time"
 completed=$(grep -o '"completed": *[0-9]*' "$work/out.json" | head -1 | grep -o '[0-9]*$')
+steps=$(grep -o '"steps": *[0-9]*' "$work/out.json" | head -1 | grep -o '[0-9]*$')
 echo "requests completed: $completed of $requests"
+echo "engine steps: $steps"
 echo "peak RSS: $((rss_kib / 1024)) MiB ($rss_kib KiB)"
 echo "wall time: $wall_s s"
