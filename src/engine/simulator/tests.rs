@@ -1,0 +1,70 @@
+use super::*;
+
+fn cost(time: f64) -> StepCost {
+    StepCost {
+        flops: 1e12,
+        bytes: 1e9,
+        time,
+        flops_util: 0.5,
+        bandwidth_util: 0.5,
+    }
+}
+
+#[test]
+fn a_step_must_take_finite_positive_time_on_a_finite_clock() {
+    assert!(check_step(&cost(1e-3), 5.0).is_ok());
+    for bad in [f64::NAN, f64::INFINITY, 0.0, -1.0] {
+        let err = check_step(&cost(bad), 5.0).unwrap_err();
+        assert!(err.message().contains("was priced at"), "{err}");
+    }
+    let err = check_step(&cost(1e-3), f64::INFINITY).unwrap_err();
+    assert!(err.message().contains("clock overflowed"), "{err}");
+}
+
+#[test]
+fn a_run_past_the_request_limit_stops_with_an_error() {
+    // Closed loop bounded by duration alone: validation cannot count its requests.
+    let config = Config::from_toml_str(
+        r#"
+        [hardware]
+        name = "toy"
+        compute_flops = 1e12
+        memory_bandwidth = 1e11
+        memory_capacity = 1e10
+        kv_cache_capacity = 1e9
+        bytes_per_param = 2
+        [model]
+        name = "toy"
+        num_parameters = 1000000000
+        num_layers = 10
+        hidden_dim = 1024
+        num_heads = 8
+        max_seq_len = 1000
+        [scheduler]
+        max_num_batched_tokens = 512
+        max_num_seqs = 8
+        policy = "fcfs"
+        enable_chunked_prefill = true
+        block_size = 16
+        [workload]
+        arrival_pattern = "closed_loop"
+        num_concurrent_users = 4
+        duration_secs = 1e6
+        input_len_dist = { type = "fixed", value = 10 }
+        output_len_dist = { type = "fixed", value = 2 }
+        "#,
+    )
+    .unwrap();
+    let mut sim = Simulator::new(&config).unwrap();
+    sim.workload.set_max_requests(50);
+    let err = sim.run().unwrap_err().to_string();
+    assert!(err.contains("limit of 50 requests per run"), "{err}");
+    assert!(err.contains("duration_secs"), "{err}");
+
+    // At the limit exactly, the run completes.
+    let mut config = config;
+    config.workload.num_requests = Some(50);
+    let mut sim = Simulator::new(&config).unwrap();
+    sim.workload.set_max_requests(50);
+    assert_eq!(sim.run().unwrap().requests_completed, 50);
+}
