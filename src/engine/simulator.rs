@@ -75,8 +75,6 @@ pub struct Simulator {
     pub(super) metrics: Collector,
     pub(super) now: f64,
     last_completion: f64,
-    /// Arrivals do not depend on completions (not closed_loop, not batched).
-    open_loop: bool,
     log_interval: u64,
     /// Never take the decode fast path (see decode_span.rs).
     pub(super) step_by_step: bool,
@@ -134,10 +132,17 @@ impl Simulator {
             reserved_blocks: 0,
             finished: Vec::new(),
             dataset,
-            metrics: Collector::with_slo(SloTally::new(config.slo)),
+            metrics: {
+                let metrics = Collector::with_slo(SloTally::new(config.slo));
+                // Only open-loop arrivals have an offered rate to check the served rate against.
+                if config.workload.arrival_pattern.uses_rate() {
+                    metrics.with_load_check()
+                } else {
+                    metrics
+                }
+            },
             now: 0.0,
             last_completion: 0.0,
-            open_loop: config.workload.arrival_pattern.uses_rate(),
             log_interval: config.simulation.log_interval,
             step_by_step: config.simulation.step_by_step,
             span_scratch: Default::default(),
@@ -447,8 +452,7 @@ impl Simulator {
     fn finish(self) -> RunSummary {
         let total = self.workload.generated() - self.warmup_arrived;
         let blocks = u64::from(self.kv.num_blocks());
-        self.metrics
-            .finish(self.last_completion, total, blocks, self.open_loop)
+        self.metrics.finish(self.last_completion, total, blocks)
     }
 
     /// Ends the run now and summarises it (for callers driving [`step`](Self::step) themselves).

@@ -15,8 +15,9 @@ pub struct Collector {
     ttft: Samples,
     e2e: Samples,
     tpot: Samples,
-    /// Arrivals, first tokens and completions on a fixed-size timeline, for the load check.
-    timeline: LoadTimeline,
+    /// Open loop only: arrivals, first tokens and completions on a fixed-size timeline, for
+    /// the load check (closed-loop and batched arrivals have no offered rate to check).
+    timeline: Option<LoadTimeline>,
     /// Inter-token gaps as (gap, how many tokens had it). Every decode that follows its previous
     /// token by exactly one step shares the step's duration, so a step adds one entry for all of
     /// them instead of one per token: memory grows with steps, not with output tokens.
@@ -47,6 +48,12 @@ impl Collector {
             slo,
             ..Collector::default()
         }
+    }
+
+    /// Also keeps the timeline of the load check (open-loop arrivals only).
+    pub fn with_load_check(mut self) -> Collector {
+        self.timeline = Some(LoadTimeline::default());
+        self
     }
 
     /// With a warm-up, the throughputs are measured from the first measured arrival (`t`)
@@ -97,7 +104,9 @@ impl Collector {
         self.completed += 1;
         self.input_tokens += u64::from(prompt_len);
         self.ttft.push(first_token - arrival);
-        self.timeline.record(arrival, first_token, completion);
+        if let Some(timeline) = &mut self.timeline {
+            timeline.record(arrival, first_token, completion);
+        }
         self.e2e.push(completion - arrival);
         let tpot =
             (output_len >= 2).then(|| (completion - first_token) / f64::from(output_len - 1));
@@ -121,17 +130,15 @@ impl Collector {
     }
 
     /// The run's metrics. `makespan` is the simulated time from t = 0 to the last completion;
-    /// rates and time-weighted means are over it (idle time counts as zero use). `open_loop`
-    /// says whether arrivals are independent of completions, the only case where an offered
-    /// rate exists to compare the served rate with (see [`LoadCheck`]).
+    /// rates and time-weighted means are over it (idle time counts as zero use). The load check
+    /// ([`LoadCheck`]) is made only with [`with_load_check`](Collector::with_load_check).
     pub fn finish(
         mut self,
         makespan: f64,
         requests_total: u64,
         kv_cache_blocks: u64,
-        open_loop: bool,
     ) -> RunSummary {
-        let load = open_loop.then(|| LoadCheck::of(&self.timeline)).flatten();
+        let load = self.timeline.as_ref().and_then(LoadCheck::of);
         let per_s = |x: f64| if makespan > 0.0 { x / makespan } else { 0.0 };
         // Without a warm-up, window_start = 0 and this is `makespan` exactly.
         let window = makespan - self.window_start;
