@@ -6,6 +6,7 @@
 //! merge`) runs have no record in any journal.
 
 mod answer;
+mod capacity;
 mod cluster;
 
 use std::io::IsTerminal;
@@ -148,17 +149,31 @@ pub fn main(args: &SweepArgs) -> Result<ExitCode> {
         };
         if shard.is_whole() {
             cluster::note_merged_shards(&outcome);
+            let what = match &grid.search {
+                Some(_) => format!(
+                    "{} searches over {} points took {} runs",
+                    grid.runs.len(),
+                    outcome.points,
+                    outcome.runs
+                ),
+                None => format!("{} runs over {} points", outcome.runs, outcome.points),
+            };
             outln!(
-                "sweep {}: {} runs over {} points ({} ran, {} already done, {failed}) in {:.2} s on {threads} threads -> {}",
+                "sweep {}: {what} ({} ran, {} already done, {failed}) in {:.2} s on {threads} threads -> {}",
                 spec.name,
-                outcome.runs,
-                outcome.points,
                 outcome.ran,
                 outcome.skipped,
                 outcome.wall_s,
                 out_dir.display()
             );
-            answer::print(spec, grid, &out_dir, formats, &outcome.answer)?;
+            answer::print(
+                spec,
+                grid,
+                &out_dir,
+                formats,
+                &outcome.answer,
+                &outcome.capacity,
+            )?;
         } else {
             outln!(
                 "sweep {} shard {shard}: {} of {} runs ({} ran, {} already done, {failed}) in {:.2} s on {threads} threads -> {} (tables: inference-lab sweep merge {} once every shard is done)",
@@ -291,7 +306,25 @@ fn print_dry_run(
             .is_some_and(|rec| rec.is_ok())
     };
     let done = (0..grid.runs.len()).filter(is_done).count();
-    outln!(
+    if let Some(plan) = &grid.search {
+        let s = &plan.search;
+        outln!(
+            "sweep {}: {} points x {seeds} seeds = {} searches of {} in [{}, {}] to {}%, up to {} runs each ({} excluded), {} invalid; results -> {}",
+            spec.name,
+            grid.points,
+            grid.runs.len(),
+            s.path,
+            s.lo,
+            s.hi,
+            100.0 * s.tolerance,
+            s.max_probes(),
+            grid.excluded,
+            grid.invalid().count(),
+            out_dir.display()
+        );
+        outln!("each search starts at lo = {}; its first runs:", s.lo);
+    } else {
+        outln!(
         "sweep {}: {} points x {seeds} seeds = {} runs ({} excluded), {} invalid, {done} already done; results -> {}",
         spec.name,
         grid.points,
@@ -299,7 +332,8 @@ fn print_dry_run(
         grid.excluded,
         grid.invalid().count(),
         out_dir.display()
-    );
+        );
+    }
     if !shard.is_whole() {
         let weight = |i: &usize| sweep::shard::weight(grid.runs[*i].cost) as f64;
         let total: f64 = (0..grid.runs.len()).map(|i| weight(&i)).sum();

@@ -147,7 +147,11 @@ pub struct Comparison {
 
 /// For each point of the grid, the point that is its baseline (None for baseline points
 /// themselves, and for points whose baseline was excluded).
-fn baseline_points(grid: &Grid, axes: &[Axis], baseline: &[(String, Value)]) -> Vec<Option<usize>> {
+pub(super) fn baseline_points(
+    grid: &Grid,
+    axes: &[Axis],
+    baseline: &[(String, Value)],
+) -> Vec<Option<usize>> {
     // The columns each named axis moves, and the values of its baseline step.
     let mut replace: Vec<(usize, Value)> = Vec::new();
     for (path, value) in baseline {

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use toml::{Table, Value};
 
 use super::limits;
+use super::search::Search;
 use super::spec::{SweepSpec, BASE_AXIS, SEED_PATH};
 use crate::config::{Config, LengthDist};
 use crate::{bail, shorten, Error, Result, VERSION};
@@ -43,6 +44,20 @@ pub struct Grid {
     pub points: usize,
     /// Point x seed combinations removed by [[exclude]].
     pub excluded: usize,
+    /// With a searched axis: what [`Grid::probe`] needs. The grid's runs are then the
+    /// searches (one per point and seed), each at the search's `lo`, and the searched axis
+    /// is the last column.
+    pub search: Option<SearchPlan>,
+}
+
+/// A capacity search over a grid.
+#[derive(Debug, Clone)]
+pub struct SearchPlan {
+    pub search: Search,
+    /// The searched axis's index in `Grid::columns`.
+    pub column: usize,
+    /// Each run's config table (index as `Grid::runs`), into which a probe sets its value.
+    templates: Vec<Table>,
 }
 
 impl Grid {
@@ -59,6 +74,7 @@ pub fn expand(spec: &SweepSpec) -> Result<Grid> {
     for axis in &spec.axes {
         columns.extend(axis.paths.iter().cloned());
     }
+    columns.extend(spec.search.iter().map(|s| s.path.clone()));
     let seeds: Vec<Option<u64>> = match &spec.seeds {
         Some(s) => s.iter().copied().map(Some).collect(),
         None => vec![None],
@@ -71,6 +87,12 @@ pub fn expand(spec: &SweepSpec) -> Result<Grid> {
     limits::check_runs(&lengths, seeds.len() as u128)?;
 
     let mut runs = Vec::new();
+    let mut templates = Vec::new();
+    // A search's runs start at its lo: the grid's run of each point and seed.
+    let search_lo = spec
+        .search
+        .as_ref()
+        .map(|s| (s.path.as_str(), s.value(s.lo)));
     let mut points = 0;
     let mut excluded = 0;
     for (label, base_path) in &spec.bases {
@@ -103,6 +125,10 @@ pub fn expand(spec: &SweepSpec) -> Result<Grid> {
                     overrides.push((path, value));
                 }
             }
+            if let Some((path, value)) = &search_lo {
+                params.push(value.clone());
+                overrides.push((path, value));
+            }
             if is_excluded(spec, &columns, &params) {
                 excluded += seeds.len();
                 continue;
@@ -117,40 +143,109 @@ pub fn expand(spec: &SweepSpec) -> Result<Grid> {
                 if let Some(seed) = seed {
                     set_path(&mut table, SEED_PATH, Value::Integer(*seed as i64));
                 }
-                let mut config = Config::from_toml_value_unvalidated(Value::Table(table))
+                if spec.search.is_some() {
+                    // Probes set the searched path again, over lo.
+                    templates.push(table.clone());
+                }
+                let mut run = resolve(table, &base_dir)
                     .map_err(|(path, msg)| blame(spec, base_path, &overrides, &path, &msg))?;
-                config.base_dir = base_dir.clone();
-                let run_id = run_id(&config);
-                let cost = expected_cost(&config);
-                let seed = config.workload.seed;
-                let checked = config
-                    .validate()
-                    .and_then(|()| limits::check_run_memory(&config));
-                let config = match checked {
-                    Ok(()) => Ok(config),
-                    Err(e) => Err(e.to_string()),
-                };
-                runs.push(RunPoint {
-                    index: runs.len(),
-                    point,
-                    run_id,
-                    params: params.clone(),
-                    seed,
-                    config,
-                    cost,
-                });
+                run.index = runs.len();
+                run.point = point;
+                run.params = params.clone();
+                runs.push(run);
             }
         }
     }
     if runs.is_empty() {
         bail!("every point of the grid is excluded: nothing to run");
     }
+    let search = match &spec.search {
+        Some(search) => {
+            check_search_slo(search, &runs)?;
+            Some(SearchPlan {
+                search: search.clone(),
+                column: columns.len() - 1,
+                templates,
+            })
+        }
+        None => None,
+    };
     Ok(Grid {
         columns,
         runs,
         points,
         excluded,
+        search,
     })
+}
+
+/// A run from its config table, built as every run is: parsed (a failure is the sweep's,
+/// returned as (path, message) to blame), its id and cost taken, then validated and its
+/// memory checked (a failure there is the run's own error). Position and parameters are the
+/// caller's to fill in.
+fn resolve(table: Table, base_dir: &Path) -> std::result::Result<RunPoint, (String, String)> {
+    let mut config = Config::from_toml_value_unvalidated(Value::Table(table))?;
+    config.base_dir = base_dir.to_path_buf();
+    let run_id = run_id(&config);
+    let cost = expected_cost(&config);
+    let seed = config.workload.seed;
+    let checked = config
+        .validate()
+        .and_then(|()| limits::check_run_memory(&config));
+    Ok(RunPoint {
+        index: 0,
+        point: 0,
+        run_id,
+        params: Vec::new(),
+        seed,
+        config: checked.map(|()| config).map_err(|e| e.to_string()),
+        cost,
+    })
+}
+
+/// A capacity search judges runs by `slo_met`: every run must have an SLO with a target.
+fn check_search_slo(search: &Search, runs: &[RunPoint]) -> Result<()> {
+    for run in runs {
+        let Ok(config) = &run.config else { continue };
+        let slo = config.slo.unwrap_or_default();
+        let has_threshold = slo.ttft_ms.is_some() || slo.tpot_ms.is_some() || slo.e2e_ms.is_some();
+        if slo.attainment.is_none() || !has_threshold {
+            bail!(
+                "axis {} is searched for the largest value that meets the SLO, but the runs' \
+                 config has no [slo] with a threshold and an attainment target: add them to \
+                 the base config or [set] (e.g. slo.ttft_ms = 500, slo.attainment = 0.99)",
+                search.path
+            );
+        }
+    }
+    Ok(())
+}
+
+impl Grid {
+    /// The run of a capacity search at value `x`: the search's run `template` (an index into
+    /// `runs`, one per point and seed) with the searched axis set to `x`, built exactly as
+    /// the grid's own runs are. Its `index` is the template's; the caller numbers probes.
+    pub fn probe(&self, template: usize, x: f64) -> RunPoint {
+        let plan = self.search.as_ref().expect("a search grid");
+        let base = &self.runs[template];
+        let value = plan.search.value(x);
+        let mut table = plan.templates[template].clone();
+        set_path(&mut table, &plan.search.path, value.clone());
+        let base_dir = base
+            .config
+            .as_ref()
+            .map(|c| c.base_dir.clone())
+            .unwrap_or_default();
+        let mut run = resolve(table, &base_dir).unwrap_or_else(|(path, msg)| RunPoint {
+            config: Err(format!("{path}: {msg}")),
+            ..base.clone()
+        });
+        run.index = template;
+        run.point = base.point;
+        run.params = base.params.clone();
+        run.params[plan.column] = value;
+        run
+    }
 }
 
 fn load_table(path: &PathBuf) -> Result<Table> {

@@ -9,14 +9,17 @@
 //! each appending to its own journal; [`merge`] builds the tables from the union of the
 //! journals, and [`slurm`] writes the job scripts that do both on a Slurm cluster.
 
+pub mod capacity;
 pub mod compare;
 pub mod folder;
 pub mod grid;
 pub mod journal;
 pub mod limits;
+mod manifest;
 pub mod metric_row;
 pub mod report;
 pub mod runner;
+pub mod search;
 pub mod shard;
 pub mod slurm;
 pub mod spec;
@@ -29,7 +32,7 @@ use std::time::{Instant, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-pub use grid::{config_with_overrides, expand, Grid, RunPoint};
+pub use grid::{config_with_overrides, expand, Grid, RunPoint, SearchPlan};
 pub use journal::JournalFile;
 pub use runner::SweepProgress;
 pub use shard::Shard;
@@ -37,6 +40,8 @@ pub use spec::SweepSpec;
 pub use tables::Formats;
 
 use crate::{Error, Result, VERSION};
+use capacity::{CapacityRow, SearchResult};
+use manifest::{write_atomic, write_manifest, write_shard_manifest};
 
 /// How to run a sweep.
 #[derive(Debug, Clone)]
@@ -66,8 +71,10 @@ pub struct SweepOutcome {
     /// The journals found in the folder before running (their records count for resume).
     pub journals: Vec<JournalFile>,
     /// The best point for each objective of `[report]` (empty for a shard, which writes no
-    /// tables).
+    /// tables, and for a capacity search, whose answer is `capacity`).
     pub answer: Vec<report::Objective>,
+    /// A capacity search's table, one row per point (empty for a shard).
+    pub capacity: Vec<CapacityRow>,
 }
 
 /// What [`merge`] found.
@@ -87,6 +94,8 @@ pub struct MergeOutcome {
     pub wall_s: f64,
     /// The best point for each objective of `[report]`.
     pub answer: Vec<report::Objective>,
+    /// A capacity search's table, one row per point.
+    pub capacity: Vec<CapacityRow>,
 }
 
 /// The default results folder: results/<name>/ under the current directory.
@@ -210,16 +219,6 @@ pub fn run_shard(
     let journals = journal::read_all(dir)?;
     let mut records = journals.records;
     let mine = shard.runs(grid);
-    let todo: Vec<usize> = mine
-        .iter()
-        .copied()
-        .filter(|&i| {
-            !records
-                .get(&grid.runs[i].run_id)
-                .is_some_and(|rec| rec.is_ok())
-        })
-        .collect();
-    let skipped = mine.len() - todo.len();
     let shard_manifest = |outcome: Option<&SweepOutcome>| {
         write_shard_manifest(
             dir,
@@ -235,51 +234,90 @@ pub fn run_shard(
     if !shard.is_whole() {
         shard_manifest(None)?;
     }
-    let datasets = runner::load_datasets(grid, &todo);
     let mut writer = journal::JournalWriter::open_shard(dir, shard)?;
-    let new = runner::execute(
-        grid,
-        &todo,
-        options.threads.max(1),
-        &datasets,
-        &mut writer,
-        progress,
-    )?;
-    let ran = new.len();
-    records.extend(new);
-
-    let failures: Vec<(usize, String)> = mine
-        .iter()
-        .filter_map(|&i| match records.get(&grid.runs[i].run_id) {
-            Some(rec) if rec.is_ok() => None,
-            Some(rec) => Some((i, rec.error.clone().unwrap_or_default())),
-            None => Some((i, "no record: the run did not finish".to_string())),
-        })
-        .collect();
-    let failed = failures.len();
     let mut outcome = SweepOutcome {
         runs: mine.len(),
         points: grid.points,
-        skipped,
-        ran,
-        failed,
-        failures,
+        skipped: 0,
+        ran: 0,
+        failed: 0,
+        failures: Vec::new(),
         wall_s: 0.0,
         journals: journals.files,
         answer: Vec::new(),
+        capacity: Vec::new(),
     };
+    let mut searches = None;
+    if let Some(plan) = &grid.search {
+        // Datasets for the range's two ends: a probe in between replays the same files.
+        let his: Vec<RunPoint> = mine
+            .iter()
+            .map(|&t| grid.probe(t, plan.search.hi))
+            .collect();
+        let datasets = runner::load_datasets_of(mine.iter().map(|&t| &grid.runs[t]).chain(&his));
+        let threads = options.threads.max(1);
+        let executed = capacity::execute(
+            grid,
+            &mine,
+            threads,
+            &datasets,
+            &records,
+            &mut writer,
+            progress,
+        )?;
+        outcome.ran = executed.new.len();
+        outcome.skipped = executed.reused;
+        outcome.runs = outcome.ran + outcome.skipped;
+        records.extend(executed.new);
+        outcome.failures = search_failures(grid, &executed.results);
+        searches = Some(executed.results);
+    } else {
+        let todo: Vec<usize> = mine
+            .iter()
+            .copied()
+            .filter(|&i| {
+                !records
+                    .get(&grid.runs[i].run_id)
+                    .is_some_and(|rec| rec.is_ok())
+            })
+            .collect();
+        outcome.skipped = mine.len() - todo.len();
+        let datasets = runner::load_datasets(grid, &todo);
+        let threads = options.threads.max(1);
+        let new = runner::execute(grid, &todo, threads, &datasets, &mut writer, progress)?;
+        outcome.ran = new.len();
+        records.extend(new);
+        outcome.failures = mine
+            .iter()
+            .filter_map(|&i| match records.get(&grid.runs[i].run_id) {
+                Some(rec) if rec.is_ok() => None,
+                Some(rec) => Some((i, rec.error.clone().unwrap_or_default())),
+                None => Some((i, "no record: the run did not finish".to_string())),
+            })
+            .collect();
+    }
+    outcome.failed = outcome.failures.len();
     if shard.is_whole() {
-        outcome.answer = write_tables(dir, spec, grid, &records, options.formats)?;
+        let tables = write_tables(
+            dir,
+            spec,
+            grid,
+            &records,
+            searches.as_deref(),
+            options.formats,
+        )?;
+        (outcome.answer, outcome.capacity) = tables;
         outcome.wall_s = clock.elapsed().as_secs_f64();
         let counts = serde_json::json!({
             "points": outcome.points,
             "runs": outcome.runs,
+            "searches": searches.as_ref().map(Vec::len),
             "excluded": grid.excluded,
             "skipped_already_done": outcome.skipped,
             "ran": outcome.ran,
-            "ok": outcome.runs - outcome.failed,
+            "ok": outcome.runs - outcome.failed.min(outcome.runs),
             "failed": outcome.failed,
-            "missing": missing(grid, &records).len(),
+            "missing": if grid.search.is_some() { 0 } else { missing(grid, &records).len() },
         });
         let threads = serde_json::json!(options.threads);
         write_manifest(
@@ -310,29 +348,49 @@ pub fn merge(spec: &SweepSpec, grid: &Grid, dir: &Path, formats: Formats) -> Res
     folder::claim(dir)?;
     let journals = journal::read_all(dir)?;
     let records = &journals.records;
-    let ids: HashSet<&str> = grid.runs.iter().map(|r| r.run_id.as_str()).collect();
+    // A search is walked again over the records: its runs are the probes it reaches.
+    let searches = grid.search.as_ref().map(|_| {
+        let all: Vec<usize> = (0..grid.runs.len()).collect();
+        capacity::replay(grid, &all, records)
+    });
+    let (ids, missing, failed, runs): (HashSet<&str>, Vec<usize>, usize, usize) = match &searches {
+        Some(results) => {
+            let probes = results.iter().flat_map(|r| &r.runs);
+            let status =
+                |s: &'static str| results.iter().filter(move |r| r.walk.found.status() == s);
+            (
+                probes.clone().map(|r| r.run_id.as_str()).collect(),
+                status("missing").map(|r| r.template).collect(),
+                status("failed").count(),
+                probes.count(),
+            )
+        }
+        None => (
+            grid.runs.iter().map(|r| r.run_id.as_str()).collect(),
+            missing(grid, records),
+            grid.runs
+                .iter()
+                .filter(|r| records.get(&r.run_id).is_some_and(|rec| !rec.is_ok()))
+                .count(),
+            grid.runs.len(),
+        ),
+    };
     let unmatched = records
         .keys()
         .filter(|id| !ids.contains(id.as_str()))
         .count();
-    let missing = missing(grid, records);
-    let failed = grid
-        .runs
-        .iter()
-        .filter(|r| records.get(&r.run_id).is_some_and(|rec| !rec.is_ok()))
-        .count();
-    let answer = write_tables(dir, spec, grid, records, formats)?;
-    let runs = grid.runs.len();
+    let (answer, capacity) = write_tables(dir, spec, grid, records, searches.as_deref(), formats)?;
     let outcome = MergeOutcome {
         runs,
         points: grid.points,
-        ok: runs - failed - missing.len(),
+        ok: runs.saturating_sub(failed + missing.len()),
         failed,
         missing,
         unmatched,
         journals: journals.files,
         wall_s: clock.elapsed().as_secs_f64(),
         answer,
+        capacity,
     };
     let counts = serde_json::json!({
         "points": outcome.points,
@@ -367,20 +425,57 @@ fn missing(grid: &Grid, records: &HashMap<String, journal::RunRecord>) -> Vec<us
         .collect()
 }
 
-/// Writes the tables of `dir` and returns the sweep's answer (the objectives' best points).
+/// The failed searches, each as (its run in the grid, the probe value and first error line).
+pub(crate) fn search_failures(grid: &Grid, results: &[SearchResult]) -> Vec<(usize, String)> {
+    let path = grid.search.as_ref().map_or("", |p| p.search.path.as_str());
+    results
+        .iter()
+        .filter_map(|r| {
+            let search::Found::Failed(error) = &r.walk.found else {
+                return None;
+            };
+            let x = r.walk.probes.last().copied().unwrap_or(f64::NAN);
+            let why = error
+                .as_deref()
+                .unwrap_or("no record: the run did not finish");
+            Some((r.template, format!("at {path} = {x}: {why}")))
+        })
+        .collect()
+}
+
+/// Writes the tables of `dir` and returns the sweep's answer: the objectives' best points,
+/// or for a capacity search (`searches`, every search of the grid) the capacity rows.
 fn write_tables(
     dir: &Path,
     spec: &SweepSpec,
     grid: &Grid,
     records: &HashMap<String, journal::RunRecord>,
+    searches: Option<&[SearchResult]>,
     formats: Formats,
-) -> Result<Vec<report::Objective>> {
-    let mut runs = tables::runs_frame(grid, records)?;
-    let (mut summary, mut summary_long) = tables::summary_frames(grid, &runs)?;
+) -> Result<(Vec<report::Objective>, Vec<CapacityRow>)> {
+    // A search's runs and summary tables hold its probes.
+    let probes = searches.map(|results| capacity::probe_grid(grid, results));
+    let runs_grid = probes.as_ref().unwrap_or(grid);
+    let mut runs = tables::runs_frame(runs_grid, records)?;
+    let (mut summary, mut summary_long) = tables::summary_frames(runs_grid, &runs)?;
     folder::remove_stale_tables(dir, formats)?;
     tables::write(dir, "runs", &mut runs, formats)?;
     tables::write(dir, "summary", &mut summary, formats)?;
     tables::write(dir, "summary_long", &mut summary_long, formats)?;
+    if let Some(results) = searches {
+        // Probes of different points share no values: the comparison is of capacities.
+        folder::remove_table(dir, "comparisons")?;
+        let baselines = spec
+            .compare
+            .as_ref()
+            .map(|baseline| compare::baseline_points(grid, &spec.axes, baseline));
+        let rows = capacity::rows(grid, results, baselines.as_deref());
+        let mut table = capacity::capacity_frame(grid, &rows, spec.compare.is_some())?;
+        tables::write(dir, "capacity", &mut table, formats)?;
+        return Ok((Vec::new(), rows));
+    }
+    // A spec that no longer searches leaves no capacity table of an earlier grid behind.
+    folder::remove_table(dir, "capacity")?;
     let comparisons = match &spec.compare {
         Some(baseline) => {
             let rows = compare::comparisons(grid, &spec.axes, baseline, records);
@@ -394,157 +489,6 @@ fn write_tables(
             None
         }
     };
-    Ok(report::answer(
-        grid,
-        &spec.report,
-        records,
-        comparisons.as_deref(),
-    ))
-}
-
-#[allow(clippy::too_many_arguments)]
-fn write_manifest(
-    dir: &Path,
-    spec: &SweepSpec,
-    grid: &Grid,
-    journals: &[JournalFile],
-    started: SystemTime,
-    wall_s: f64,
-    threads: serde_json::Value,
-    counts: serde_json::Value,
-) -> Result<()> {
-    let shards: Vec<serde_json::Value> = journals
-        .iter()
-        .filter(|f| !f.shard.is_whole())
-        .filter_map(|f| {
-            let text = std::fs::read_to_string(dir.join(shard_manifest_name(f.shard))).ok()?;
-            serde_json::from_str(&text).ok()
-        })
-        .collect();
-    let mut manifest = serde_json::json!({
-        "tool": "inference-lab",
-        "version": VERSION,
-        "spec": spec.to_json(),
-        "columns": grid.columns,
-        "started_at": rfc3339(started),
-        "finished_at": rfc3339(SystemTime::now()),
-        "wall_s": wall_s,
-        "threads": threads,
-        "counts": counts,
-        "journals": journals
-            .iter()
-            .map(|f| serde_json::json!({"file": f.name, "records": f.records}))
-            .collect::<Vec<_>>(),
-    });
-    if !shards.is_empty() {
-        manifest["shards"] = serde_json::Value::Array(shards);
-    }
-    let text = serde_json::to_string_pretty(&manifest).expect("json") + "\n";
-    write_atomic(dir, "manifest.json", "main", &text)
-}
-
-/// A shard's own manifest: where and when it ran, and its counts (None while it runs).
-#[allow(clippy::too_many_arguments)]
-fn write_shard_manifest(
-    dir: &Path,
-    spec: &SweepSpec,
-    grid: &Grid,
-    options: &SweepOptions,
-    shard: Shard,
-    started: SystemTime,
-    runs: usize,
-    outcome: Option<&SweepOutcome>,
-) -> Result<()> {
-    let counts = outcome.map(|o| {
-        serde_json::json!({
-            "skipped_already_done": o.skipped,
-            "ran": o.ran,
-            "ok": o.runs - o.failed,
-            "failed": o.failed,
-        })
-    });
-    let manifest = serde_json::json!({
-        "tool": "inference-lab",
-        "version": VERSION,
-        "spec": spec.name,
-        "shard": shard.to_string(),
-        "grid_runs": grid.runs.len(),
-        "runs": runs,
-        "host": hostname(),
-        "pid": std::process::id(),
-        "threads": options.threads,
-        "started_at": rfc3339(started),
-        "finished_at": outcome.map(|_| rfc3339(SystemTime::now())),
-        "wall_s": outcome.map(|o| o.wall_s),
-        "counts": counts,
-    });
-    let text = serde_json::to_string_pretty(&manifest).expect("json") + "\n";
-    write_atomic(dir, &shard_manifest_name(shard), &shard.file_stem(), &text)
-}
-
-/// Writes `dir/name` via `.name.TAG.PID.tmp` and a rename: readers never see half a file,
-/// and writers with different tags never share a temporary file.
-fn write_atomic(dir: &Path, name: &str, tag: &str, text: &str) -> Result<()> {
-    let path = dir.join(name);
-    let tmp = dir.join(format!(".{name}.{tag}.{}.tmp", std::process::id()));
-    std::fs::write(&tmp, text)
-        .and_then(|()| std::fs::rename(&tmp, &path))
-        .map_err(|e| Error::new(format!("cannot write {}: {e}", path.display())))
-}
-
-/// This machine's host name ("" if unknown).
-#[cfg(unix)]
-fn hostname() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates within it or
-    // truncates, and we stop at the first NUL.
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    if rc != 0 {
-        return String::new();
-    }
-    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-    String::from_utf8_lossy(&buf[..end]).into_owned()
-}
-
-/// This machine's host name ("" if unknown).
-#[cfg(not(unix))]
-fn hostname() -> String {
-    std::env::var("COMPUTERNAME").unwrap_or_default()
-}
-
-/// UTC time as RFC 3339 (seconds), without a date-time dependency.
-fn rfc3339(t: SystemTime) -> String {
-    let secs = t
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn rfc3339_formats_known_instants() {
-        use std::time::{Duration, UNIX_EPOCH};
-        assert_eq!(super::rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00Z");
-        let t = UNIX_EPOCH + Duration::from_secs(1_795_300_000);
-        assert_eq!(super::rfc3339(t), "2026-11-21T22:26:40Z");
-        let leap = UNIX_EPOCH + Duration::from_secs(951_782_400); // 2000-02-29
-        assert_eq!(super::rfc3339(leap), "2000-02-29T00:00:00Z");
-    }
+    let answer = report::answer(grid, &spec.report, records, comparisons.as_deref());
+    Ok((answer, Vec::new()))
 }

@@ -24,9 +24,15 @@ pub type Datasets = HashMap<DatasetKey, std::result::Result<Arc<Dataset>, String
 /// Loads every dataset that the runs `todo` replay, each once (as many requests as the
 /// largest of those runs needs).
 pub fn load_datasets(grid: &Grid, todo: &[usize]) -> Datasets {
+    load_datasets_of(todo.iter().map(|&i| &grid.runs[i]))
+}
+
+/// Loads every dataset that `runs` replay, each once (as many requests as the largest of
+/// those runs needs).
+pub fn load_datasets_of<'a>(runs: impl IntoIterator<Item = &'a RunPoint>) -> Datasets {
     let mut limits: HashMap<DatasetKey, Option<u64>> = HashMap::new();
-    for &i in todo {
-        let Ok(config) = &grid.runs[i].config else {
+    for run in runs {
+        let Ok(config) = &run.config else {
             continue;
         };
         // A config without tokenizer or template fails in its own run, with that message.

@@ -35,6 +35,7 @@ use std::path::{Path, PathBuf};
 use toml::{Table, Value};
 
 use super::limits;
+use super::search::Search;
 use crate::{bail, shorten_quoted, Error, Result};
 use exclude::{check_exclusion_values, parse_exclusion};
 
@@ -87,6 +88,9 @@ pub struct SweepSpec {
     /// `[report] metrics`: the objectives of the sweep's answer (run-table metrics with a
     /// better direction), or the default ones.
     pub report: Vec<&'static str>,
+    /// The axis searched for its largest value that meets the SLO, when one is (see
+    /// search.rs); it is not among `axes`.
+    pub search: Option<Search>,
 }
 
 const TOP_KEYS: &str = "name, base, seeds, set, axes, zip, exclude, compare, report";
@@ -149,11 +153,26 @@ impl SweepSpec {
 
         let mut axes = Vec::new();
         let mut seeds = None;
+        let mut search = None;
         if let Some(value) = table.get("axes") {
             let Value::Table(t) = value else {
                 bail!("[axes] must be a table, not {}", value.type_str());
             };
             for (path, value) in flatten(t, "axes")? {
+                if Search::is_search(&value) {
+                    if path == SEED_PATH {
+                        bail!("axis {SEED_PATH}: seeds cannot be searched");
+                    }
+                    if let Some(first) = &search {
+                        let first: &Search = first;
+                        bail!(
+                            "axes {} and {path} are both searched: a sweep searches one axis",
+                            first.path
+                        );
+                    }
+                    search = Some(Search::parse(&path, &value)?);
+                    continue;
+                }
                 let values = axis_values(&path, &value)?;
                 if path == SEED_PATH {
                     seeds = Some(seed_list(&values, "axes.workload.seed")?);
@@ -204,7 +223,8 @@ impl SweepSpec {
         };
 
         let mut seen: Vec<&str> = Vec::new();
-        for path in axes.iter().flat_map(|a| a.paths.iter()) {
+        let searched = search.iter().map(|s: &Search| &s.path);
+        for path in axes.iter().flat_map(|a| a.paths.iter()).chain(searched) {
             if seen.contains(&path.as_str()) {
                 bail!("{path} is varied twice (in [axes] and/or [[zip]] groups)");
             }
@@ -215,6 +235,9 @@ impl SweepSpec {
         }
         for ex in &exclude {
             for (path, _) in &ex.conditions {
+                if search.as_ref().is_some_and(|s| &s.path == path) {
+                    bail!("[[exclude]] names {path}, which is searched: exclude points of the other axes");
+                }
                 let is_base_axis = path == BASE_AXIS && bases.len() > 1;
                 if !seen.contains(&path.as_str()) && !is_base_axis {
                     bail!("[[exclude]] names {path}, which is not an axis of this sweep");
@@ -222,6 +245,18 @@ impl SweepSpec {
             }
         }
         check_exclusion_values(&exclude, &axes, &bases)?;
+        if let (Some(s), Some(Value::Table(c))) = (&search, table.get("compare")) {
+            let names_it = |t: &Table| {
+                flatten(t, "compare.baseline")
+                    .is_ok_and(|pairs| pairs.iter().any(|(p, _)| p == &s.path))
+            };
+            if matches!(c.get("baseline"), Some(Value::Table(b)) if names_it(b)) {
+                bail!(
+                    "[compare] baseline names {}, which is searched: name values of the other axes; capacities are compared with the baseline's",
+                    s.path
+                );
+            }
+        }
         let compare = super::compare::parse_baseline(table.get("compare"), &axes, &bases, flatten)?;
         let report = super::report::parse_objectives(table.get("report"))?;
         Ok(SweepSpec {
@@ -234,6 +269,7 @@ impl SweepSpec {
             exclude,
             compare,
             report,
+            search,
         })
     }
 
@@ -256,6 +292,10 @@ impl SweepSpec {
             })).collect::<Vec<_>>(),
             "seeds": self.seeds,
             "report": self.report,
+            "search": self.search.as_ref().map(|s| serde_json::json!({
+                "path": s.path, "search": "max", "lo": s.lo, "hi": s.hi,
+                "tolerance": s.tolerance, "integer": s.integer,
+            })),
             "compare": self.compare.as_ref().map(|b| b.iter().map(|(p, x)| (p.clone(), v(x))).collect::<serde_json::Map<_, _>>()),
             "exclude": self.exclude.iter().map(|e| e.conditions.iter().map(|(p, vals)| (p.clone(), serde_json::Value::Array(vals.iter().map(v).collect()))).collect::<serde_json::Map<_, _>>()).collect::<Vec<_>>(),
         })

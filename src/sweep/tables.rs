@@ -152,7 +152,7 @@ pub fn runs_frame(grid: &Grid, records: &HashMap<String, RunRecord>) -> Result<D
 }
 
 /// The `model` and `hardware` columns of the given runs (indices into `grid.runs`).
-fn name_columns(grid: &Grid, runs: impl Iterator<Item = usize> + Clone) -> [Column; 2] {
+pub(super) fn name_columns(grid: &Grid, runs: impl Iterator<Item = usize> + Clone) -> [Column; 2] {
     let config = |i: usize| grid.runs[i].config.as_ref().ok();
     [
         Column::new(

@@ -146,3 +146,4 @@ prop_compose! {
         c
     }
 }
+pub mod sweep;

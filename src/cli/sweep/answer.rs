@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use inference_lab::sweep::capacity::CapacityRow;
 use inference_lab::sweep::compare::Better;
 use inference_lab::sweep::report::Objective;
 use inference_lab::sweep::{Formats, Grid, SweepSpec};
@@ -15,9 +16,12 @@ pub fn print(
     dir: &Path,
     formats: Formats,
     answer: &[Objective],
+    capacity: &[CapacityRow],
 ) -> anyhow::Result<()> {
     let mut tables = vec!["runs", "summary", "summary_long"];
-    if spec.compare.is_some() {
+    if grid.search.is_some() {
+        tables.push("capacity");
+    } else if spec.compare.is_some() {
         tables.push("comparisons");
     }
     let extensions: Vec<&str> = [("csv", formats.csv), ("parquet", formats.parquet)]
@@ -31,6 +35,9 @@ pub fn print(
         extensions.join(", "),
         dir.display()
     );
+    if grid.search.is_some() {
+        return super::capacity::print(grid, capacity);
+    }
     if answer.is_empty() {
         outln!(
             "no run succeeded with {}: no best point",
@@ -100,7 +107,7 @@ fn point(grid: &Grid, run: usize) -> String {
 }
 
 /// A TOML value as a person writes it: strings without quotes.
-fn plain(v: &toml::Value) -> String {
+pub(super) fn plain(v: &toml::Value) -> String {
     match v {
         toml::Value::String(s) => s.clone(),
         other => other.to_string(),
@@ -109,7 +116,7 @@ fn plain(v: &toml::Value) -> String {
 
 /// A metric value with about four significant digits, without exponent notation for the
 /// magnitudes metrics have.
-fn number(x: f64) -> String {
+pub(super) fn number(x: f64) -> String {
     let digits = match x.abs() {
         a if a >= 1000.0 => 0,
         a if a >= 100.0 => 1,
@@ -120,7 +127,7 @@ fn number(x: f64) -> String {
     format!("{x:.digits$}")
 }
 
-fn signed(x: f64) -> String {
+pub(super) fn signed(x: f64) -> String {
     let text = number(x);
     if x >= 0.0 {
         format!("+{text}")
@@ -129,7 +136,7 @@ fn signed(x: f64) -> String {
     }
 }
 
-fn p_value(p: f64) -> String {
+pub(super) fn p_value(p: f64) -> String {
     if p > 0.0 && p < 1e-4 {
         format!("{p:.1e}")
     } else {

@@ -98,7 +98,14 @@ pub fn merge_main(args: &MergeArgs) -> Result<ExitCode> {
             outcome.wall_s,
             dir.display()
         );
-        super::answer::print(&spec, &grid, &dir, formats, &outcome.answer)?;
+        super::answer::print(
+            &spec,
+            &grid,
+            &dir,
+            formats,
+            &outcome.answer,
+            &outcome.capacity,
+        )?;
     }
     Ok(if !outcome.missing.is_empty() {
         ExitCode::from(EXIT_MISSING)
