@@ -7,6 +7,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use inference_lab::sweep::journal::{JournalWriter, RunRecord};
+use inference_lab::sweep::metric_row::MetricRow;
+use inference_lab::sweep::runner::params_json;
 use inference_lab::sweep::{self, Formats, SweepOptions, SweepSpec};
 use inference_lab::Simulator;
 
@@ -92,29 +95,30 @@ fn aggregation(c: &mut Criterion) {
     assert_eq!(grid.runs.len(), 100_000);
     let out = dir.join("out");
     sweep::record_spec(&out, &spec).unwrap();
-    // The journal as a sweep writes it: one JSON object per run, metrics keyed by name
-    // (whole numbers, so that count metrics are valid too).
+    // The journal as a sweep writes it (through its writer): one JSON object per run, metrics
+    // keyed by name (whole numbers, so that count metrics are valid too), the axis values.
     let schema = inference_lab::RunSummary::metric_schema();
-    let mut journal = String::new();
+    let mut journal = JournalWriter::open(&out).unwrap();
     for r in &grid.runs {
-        let metrics: serde_json::Map<String, serde_json::Value> = schema
-            .iter()
-            .enumerate()
-            .map(|(i, m)| {
-                (
-                    m.name.to_string(),
-                    serde_json::json!((r.index * 7 + i) % 1000),
-                )
+        let metrics = MetricRow::from_pairs(
+            schema
+                .iter()
+                .enumerate()
+                .map(|(i, m)| (m.name, Some(((r.index * 7 + i) % 1000) as f64))),
+        );
+        journal
+            .append(&RunRecord {
+                run_id: r.run_id.clone(),
+                status: "ok".into(),
+                error: None,
+                wall_ms: 1.0,
+                seed: r.seed,
+                params: params_json(&grid, r),
+                metrics,
+                labels: Default::default(),
             })
-            .collect();
-        let line = serde_json::json!({
-            "run_id": r.run_id, "status": "ok", "wall_ms": 1.0, "seed": r.seed,
-            "params": {}, "metrics": metrics,
-        });
-        journal += &line.to_string();
-        journal.push('\n');
+            .unwrap();
     }
-    std::fs::write(out.join("journal.jsonl"), journal).unwrap();
     let mut group = c.benchmark_group("tables_100k_rows");
     group.sample_size(10);
     group.bench_function("merge_all_tables_csv_parquet", |b| {
@@ -133,3 +137,7 @@ fn aggregation(c: &mut Criterion) {
 
 criterion_group!(benches, orchestrator, aggregation);
 criterion_main!(benches);
+
+/// As the binary (src/main.rs).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -4,6 +4,10 @@ mod cli;
 
 use std::process::ExitCode;
 
+/// See Cargo.toml: the library leaves the choice of allocator to its binaries.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     // Die quietly on a closed pipe (`inference-lab ... | head`), like other Unix tools,
     // instead of panicking on the next print.

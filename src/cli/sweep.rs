@@ -17,6 +17,7 @@ use anyhow::{bail, Context, Result};
 use console::style;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use inference_lab::shorten;
+use inference_lab::sweep::records::{RecordIndex, Records};
 use inference_lab::sweep::{self, Formats, Grid, Shard, SweepOptions, SweepSpec};
 
 use super::args::{SweepAction, SweepArgs};
@@ -298,13 +299,9 @@ fn print_dry_run(
     let records = if force {
         Default::default()
     } else {
-        sweep::journal::read(out_dir)?
+        RecordIndex::read(out_dir)?.0
     };
-    let is_done = |i: &usize| {
-        records
-            .get(&grid.runs[*i].run_id)
-            .is_some_and(|rec| rec.is_ok())
-    };
+    let is_done = |i: &usize| records.is_ok(&grid.runs[*i].run_id);
     let done = (0..grid.runs.len()).filter(is_done).count();
     if let Some(plan) = &grid.search {
         let s = &plan.search;

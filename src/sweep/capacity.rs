@@ -21,9 +21,10 @@ use std::sync::mpsc;
 
 use super::grid::{Grid, RunPoint};
 use super::journal::{JournalWriter, RunRecord};
+use super::records::Records;
 use super::runner::{params_json, run_one, Datasets, SweepProgress};
 use super::search::{bisect, Found, Probe, Walk};
-use super::stats::{ci95, paired, Paired};
+use super::stats::{describe, paired, Paired};
 use crate::{Error, Result};
 
 mod table;
@@ -56,18 +57,14 @@ fn verdict(record: Option<&RunRecord>) -> Probe {
 
 /// Walks the searches `todo` (indices into `grid.runs`) over the records alone, running
 /// nothing: how `sweep merge` rebuilds a search from its journals.
-pub fn replay(
-    grid: &Grid,
-    todo: &[usize],
-    records: &HashMap<String, RunRecord>,
-) -> Vec<SearchResult> {
+pub fn replay(grid: &Grid, todo: &[usize], records: &dyn Records) -> Vec<SearchResult> {
     let search = &grid.search.as_ref().expect("a search grid").search;
     todo.iter()
         .map(|&template| {
             let mut runs = Vec::new();
             let walk = bisect(search, |x| {
                 let run = grid.probe(template, x);
-                let outcome = verdict(records.get(&run.run_id));
+                let outcome = verdict(records.record(&run.run_id).as_deref());
                 runs.push(run);
                 outcome
             });
@@ -92,8 +89,8 @@ enum Message {
 pub struct Executed {
     /// Every search of `todo`, in its order.
     pub results: Vec<SearchResult>,
-    /// The records of the probes run now, by run id.
-    pub new: HashMap<String, RunRecord>,
+    /// Probes run now (journaled, not kept).
+    pub ran: usize,
     /// Probes answered by a journal.
     pub reused: usize,
 }
@@ -106,7 +103,7 @@ pub fn execute(
     todo: &[usize],
     threads: usize,
     datasets: &Datasets,
-    records: &HashMap<String, RunRecord>,
+    records: &dyn Records,
     journal: &mut JournalWriter,
     mut progress: impl FnMut(&SweepProgress),
 ) -> Result<Executed> {
@@ -128,7 +125,7 @@ pub fn execute(
     };
     let mut executed = Executed {
         results: Vec::with_capacity(todo.len()),
-        new: HashMap::new(),
+        ran: 0,
         reused: 0,
     };
     let mut journal_error = None;
@@ -147,11 +144,14 @@ pub fn execute(
                                 return Probe::Missing;
                             }
                             let run = grid.probe(template, x);
-                            let known = records.get(&run.run_id).filter(|r| r.is_ok());
+                            let known = records
+                                .is_ok(&run.run_id)
+                                .then(|| records.record(&run.run_id))
+                                .flatten();
                             let outcome = match known {
                                 Some(record) => {
                                     let _ = tx.send(Message::Reused);
-                                    verdict(Some(record))
+                                    verdict(Some(&record))
                                 }
                                 None => {
                                     let record = run_one(&run, params_json(grid, &run), datasets);
@@ -187,7 +187,7 @@ pub fn execute(
                             journal_error = Some(e);
                         }
                     }
-                    executed.new.insert(record.run_id.clone(), record);
+                    executed.ran += 1;
                 }
                 Message::Reused => {
                     state.done += 1;
@@ -326,11 +326,7 @@ pub fn rows(
             .collect();
         seeds.sort_by_key(|s| s.0);
         let found: Vec<f64> = seeds.iter().filter_map(|s| s.1.capacity()).collect();
-        let n = found.len() as u64;
-        let mean = (n > 0).then(|| found.iter().sum::<f64>() / n as f64);
-        let std = mean
-            .filter(|_| n > 1)
-            .map(|m| (found.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt());
+        let described = describe(&found);
         let comparison = baselines.and_then(|b| b[point]).map(|baseline| {
             let base = capacity_by_seed(baseline);
             let pairs: Vec<(f64, f64)> = seeds
@@ -355,12 +351,12 @@ pub fn rows(
         });
         rows.push(CapacityRow {
             template: first,
-            n,
-            mean,
-            std,
-            ci: mean.zip(std).and_then(|(m, s)| ci95(m, s, n)),
-            min: found.iter().copied().reduce(f64::min),
-            max: found.iter().copied().reduce(f64::max),
+            n: described.n,
+            mean: described.mean,
+            std: described.std,
+            ci: described.ci,
+            min: described.min,
+            max: described.max,
             seeds,
             comparison,
         });

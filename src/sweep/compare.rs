@@ -19,7 +19,8 @@ use std::collections::HashMap;
 use toml::Value;
 
 use super::grid::Grid;
-use super::journal::RunRecord;
+use super::metric_row::MetricRow;
+use super::records::Records;
 use super::spec::{Axis, BASE_AXIS, SEED_PATH};
 use super::stats::paired;
 use crate::metrics::RunSummary;
@@ -201,56 +202,86 @@ pub(super) fn baseline_points(
 }
 
 /// Every comparison row, in grid order of the points, metrics in table order. Points whose
-/// baseline point does not exist (excluded) get rows with n = 0.
+/// baseline point does not exist (excluded) get rows with n = 0. (The sweep builds the same
+/// rows point by point as it streams the journal, through [`point_rows`].)
 pub fn comparisons(
     grid: &Grid,
     axes: &[Axis],
     baseline: &[(String, Value)],
-    records: &HashMap<String, RunRecord>,
+    records: &dyn Records,
 ) -> Vec<Comparison> {
     let baselines = baseline_points(grid, axes, baseline);
-    let is_baseline = |run: &super::grid::RunPoint| {
+    let is_baseline = baseline_test(grid, baseline);
+    let mut runs_of: Vec<Vec<usize>> = vec![Vec::new(); grid.points];
+    for r in &grid.runs {
+        runs_of[r.point].push(r.index);
+    }
+    let rows_of = |point: usize| -> Vec<(u64, Option<MetricRow>)> {
+        runs_of[point]
+            .iter()
+            .map(|&i| {
+                let run = &grid.runs[i];
+                let record = records.record(&run.run_id).filter(|r| r.is_ok());
+                (run.seed, record.map(|r| r.into_owned().metrics))
+            })
+            .collect()
+    };
+    let mut out = Vec::new();
+    for (point, runs) in runs_of.iter().enumerate() {
+        if is_baseline(&grid.runs[runs[0]]) {
+            continue;
+        }
+        let base = baselines[point].map(rows_of).unwrap_or_default();
+        let own = rows_of(point);
+        let own: Vec<(u64, Option<&MetricRow>)> =
+            own.iter().map(|(s, r)| (*s, r.as_ref())).collect();
+        out.extend(point_rows(runs[0], &own, &base));
+    }
+    out
+}
+
+/// Whether a run belongs to a baseline point (it has every baseline value).
+pub(super) fn baseline_test<'a>(
+    grid: &'a Grid,
+    baseline: &'a [(String, Value)],
+) -> impl Fn(&super::grid::RunPoint) -> bool + 'a {
+    move |run| {
         baseline.iter().all(|(path, value)| {
             grid.columns
                 .iter()
                 .position(|c| c == path)
                 .is_some_and(|c| same_value(&run.params[c], value))
         })
-    };
-    // Each point's runs, by seed.
-    let mut runs_of: Vec<Vec<usize>> = vec![Vec::new(); grid.points];
-    for r in &grid.runs {
-        runs_of[r.point].push(r.index);
     }
-    let metrics = RunSummary::metric_schema();
-    let value = |run: usize, metric: &str| -> Option<f64> {
-        let record = records.get(&grid.runs[run].run_id)?;
-        if record.status != "ok" {
-            return None;
-        }
-        record.metrics.get(metric).filter(|x| x.is_finite())
-    };
-    let mut rows = Vec::new();
-    for (point, runs) in runs_of.iter().enumerate() {
-        let first = runs[0];
-        if is_baseline(&grid.runs[first]) {
-            continue;
-        }
-        let base_runs: HashMap<u64, usize> = baselines[point]
-            .map(|b| runs_of[b].iter().map(|&i| (grid.runs[i].seed, i)).collect())
-            .unwrap_or_default();
-        for m in &metrics {
+}
+
+/// One point's comparison rows, one per metric in table order: `runs` are the point's
+/// (seed, metrics of a successful run), `baseline` its baseline point's; the seeds where both
+/// succeeded and define the metric are the pairs. `first` is the point's first run.
+pub fn point_rows(
+    first: usize,
+    runs: &[(u64, Option<&MetricRow>)],
+    baseline: &[(u64, Option<MetricRow>)],
+) -> Vec<Comparison> {
+    let base: HashMap<u64, &MetricRow> = baseline
+        .iter()
+        .filter_map(|(seed, row)| Some((*seed, row.as_ref()?)))
+        .collect();
+    let value = |row: &MetricRow, m: usize| row.f64_at(m).filter(|x| x.is_finite());
+    RunSummary::metric_schema()
+        .iter()
+        .enumerate()
+        .map(|(m, metric)| {
             let pairs: Vec<(f64, f64)> = runs
                 .iter()
-                .filter_map(|&i| {
-                    let b = *base_runs.get(&grid.runs[i].seed)?;
-                    Some((value(i, m.name)?, value(b, m.name)?))
+                .filter_map(|(seed, row)| {
+                    let b = base.get(seed)?;
+                    Some((value((*row)?, m)?, value(b, m)?))
                 })
                 .collect();
-            rows.push(row(first, m.name, &pairs));
-        }
-    }
-    rows
+            row(first, metric.name, &pairs)
+        })
+        .collect()
 }
 
 /// A comparison row from (point value, baseline value) pairs.

@@ -10,9 +10,8 @@
 //! run id: an `ok` record beats an error, and among records of the same status the later one
 //! (file order: `journal.jsonl`, then shard journals by N and K; then line order) wins.
 
-use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -22,6 +21,12 @@ use super::shard::Shard;
 use crate::{Error, Result};
 
 pub const JOURNAL_FILE: &str = "journal.jsonl";
+
+/// How every line the writer appends ends: a last field no nested object of a record can
+/// end with (axis paths have a dot; metric and label names are others), so a line that ends
+/// with it is whole, and one that does not (a torn line, or a line of an older journal) is
+/// checked by parsing it. Readers ignore the field.
+pub const END_MARK: &str = ",\"end\":true}";
 
 /// The journal a shard writes: `journal.jsonl` for the whole grid, else
 /// `journal.shard-K-of-N.jsonl`.
@@ -112,6 +117,9 @@ impl JournalWriter {
     /// killed process loses nothing it has journaled.
     pub fn append(&mut self, record: &RunRecord) -> Result<()> {
         let mut line = serde_json::to_string(record).expect("records serialise");
+        // The end mark: `line` is an object, and its last field says it is whole.
+        line.pop();
+        line.push_str(END_MARK);
         line.push('\n');
         self.file
             .write_all(line.as_bytes())
@@ -129,33 +137,13 @@ pub struct JournalFile {
     pub records: usize,
 }
 
-/// The union of every journal in a folder.
-#[derive(Debug, Clone, Default)]
-pub struct Journals {
-    /// The record that counts for each run id.
-    pub records: HashMap<String, RunRecord>,
-    /// The files read, in reading order.
-    pub files: Vec<JournalFile>,
-}
-
-impl Journals {
-    /// Shard journals among the files (not `journal.jsonl`).
-    pub fn shard_files(&self) -> impl Iterator<Item = &JournalFile> {
-        self.files.iter().filter(|f| !f.shard.is_whole())
-    }
-}
-
-/// Every record of the journals in `dir` (none if it does not exist), one per run id.
-pub fn read(dir: &Path) -> Result<HashMap<String, RunRecord>> {
-    Ok(read_all(dir)?.records)
-}
-
-/// The journals of `dir` (`journal.jsonl` and every `journal.shard-K-of-N.jsonl`), read in a
-/// fixed order and merged by run id: ok beats error, then the later record wins.
-pub fn read_all(dir: &Path) -> Result<Journals> {
+/// The journals of `dir` (`journal.jsonl` and every `journal.shard-K-of-N.jsonl`), in the
+/// order their records are merged: `journal.jsonl` first, then shard journals by N and K.
+/// None if the folder does not exist.
+pub fn list(dir: &Path) -> Result<Vec<(Shard, String)>> {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Journals::default()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(Error::new(format!("cannot list {}: {e}", dir.display()))),
     };
     let mut names: Vec<(Shard, String)> = Vec::new();
@@ -167,48 +155,13 @@ pub fn read_all(dir: &Path) -> Result<Journals> {
         }
     }
     names.sort_by_key(|(shard, _)| (shard.count, shard.index));
-    let mut journals = Journals::default();
-    for (shard, name) in names {
-        let count = read_file(&dir.join(&name), &mut journals.records)?;
-        journals.files.push(JournalFile {
-            name,
-            shard,
-            records: count,
-        });
-    }
-    Ok(journals)
-}
-
-/// Adds the records of one journal file to `records`; returns how many it held.
-fn read_file(path: &Path, records: &mut HashMap<String, RunRecord>) -> Result<usize> {
-    let file = match File::open(path) {
-        Ok(f) => f,
-        // Removed between listing and opening (a --force elsewhere): nothing to read.
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
-        Err(e) => return Err(Error::new(format!("journal {}: {e}", path.display()))),
-    };
-    let mut count = 0;
-    for line in BufReader::new(file).split(b'\n') {
-        let line = line.map_err(|e| Error::new(format!("journal {}: {e}", path.display())))?;
-        // A torn line (its writer died mid-write, or is still writing it on another host) is
-        // skipped: its run simply reruns, or is read next time.
-        let Ok(record) = serde_json::from_slice::<RunRecord>(&line) else {
-            continue;
-        };
-        count += 1;
-        match records.get(&record.run_id) {
-            Some(old) if old.is_ok() && !record.is_ok() => {}
-            _ => {
-                records.insert(record.run_id.clone(), record);
-            }
-        }
-    }
-    Ok(count)
+    Ok(names)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sweep::records::{RecordIndex, Records};
 
     fn record(id: &str, status: &str) -> RunRecord {
         RunRecord {
@@ -241,11 +194,11 @@ mod tests {
         drop(f);
         let mut w = JournalWriter::open(&dir).unwrap();
         w.append(&record("b", "ok")).unwrap();
-        let records = read(&dir).unwrap();
+        let (records, _) = RecordIndex::read(&dir).unwrap();
         assert_eq!(records.len(), 2);
-        assert!(records["a"].is_ok());
-        assert!(records["b"].is_ok(), "the latest record of a run wins");
-        assert_eq!(records["a"], record("a", "ok"));
+        assert!(records.is_ok("a"));
+        assert!(records.is_ok("b"), "the latest record of a run wins");
+        assert_eq!(records.record("a").unwrap().into_owned(), record("a", "ok"));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -285,8 +238,8 @@ mod tests {
         w.append(&record("c", "error")).unwrap();
         // Not a journal: ignored.
         std::fs::write(dir.join("journal.shard-x.jsonl"), "garbage\n").unwrap();
-        let journals = read_all(&dir).unwrap();
-        let names: Vec<&str> = journals.files.iter().map(|f| f.name.as_str()).collect();
+        let (r, files) = RecordIndex::read(&dir).unwrap();
+        let names: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();
         assert_eq!(
             names,
             [
@@ -296,15 +249,13 @@ mod tests {
             ]
         );
         assert_eq!(
-            journals.files.iter().map(|f| f.records).collect::<Vec<_>>(),
+            files.iter().map(|f| f.records).collect::<Vec<_>>(),
             [1, 2, 3]
         );
-        assert_eq!(journals.shard_files().count(), 2);
-        let r = &journals.records;
         assert_eq!(r.len(), 3);
-        assert!(r["a"].is_ok(), "an ok record in an earlier file wins");
-        assert!(r["b"].is_ok(), "an ok record in a later file wins");
-        assert!(!r["c"].is_ok());
+        assert!(r.is_ok("a"), "an ok record in an earlier file wins");
+        assert!(r.is_ok("b"), "an ok record in a later file wins");
+        assert!(!r.is_ok("c"));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -27,6 +27,8 @@ struct Schema {
     index: HashMap<&'static str, usize>,
     /// Positions in name order: the journal's key order (serde_json's map sorts its keys).
     sorted: Vec<usize>,
+    /// Each position's place in `sorted`.
+    rank: Vec<usize>,
 }
 
 fn schema() -> &'static Schema {
@@ -36,7 +38,12 @@ fn schema() -> &'static Schema {
         let names: Vec<&'static str> = metrics.iter().map(|m| m.name).collect();
         let mut sorted: Vec<usize> = (0..names.len()).collect();
         sorted.sort_by_key(|&i| names[i]);
+        let mut rank = vec![0; names.len()];
+        for (k, &i) in sorted.iter().enumerate() {
+            rank[i] = k;
+        }
         Schema {
+            rank,
             is_count: metrics
                 .iter()
                 .map(|m| matches!(m.value, MetricValue::Count(_)))
@@ -161,11 +168,19 @@ impl<'de> Visitor<'de> for RowVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<MetricRow, A::Error> {
         let s = schema();
         let mut row: Vec<f64> = Vec::new();
+        // Keys come in name order as written: try the next one in that order before hashing.
+        let mut next = 0;
         while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-            let Some(&i) = s.index.get(key.as_ref()) else {
+            let expected = s.sorted.get(next).copied();
+            let position = match expected {
+                Some(i) if s.names[i] == key.as_ref() => Some(i),
+                _ => s.index.get(key.as_ref()).copied(),
+            };
+            let Some(i) = position else {
                 map.next_value::<IgnoredAny>()?;
                 continue;
             };
+            next = s.rank[i] + 1;
             let value: Option<serde_json::Number> = map.next_value()?;
             if row.is_empty() {
                 row = vec![f64::NAN; s.names.len()];

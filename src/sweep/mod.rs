@@ -9,6 +9,7 @@
 //! each appending to its own journal; [`merge`] builds the tables from the union of the
 //! journals, and [`slurm`] writes the job scripts that do both on a Slurm cluster.
 
+mod aggregate;
 pub mod capacity;
 pub mod compare;
 pub mod folder;
@@ -17,6 +18,7 @@ pub mod journal;
 pub mod limits;
 mod manifest;
 pub mod metric_row;
+pub mod records;
 pub mod report;
 pub mod runner;
 pub mod search;
@@ -26,7 +28,7 @@ pub mod spec;
 pub mod stats;
 pub mod tables;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime};
 
@@ -40,8 +42,10 @@ pub use spec::SweepSpec;
 pub use tables::Formats;
 
 use crate::{Error, Result, VERSION};
+use aggregate::write_tables;
 use capacity::{CapacityRow, SearchResult};
 use manifest::{write_atomic, write_manifest, write_shard_manifest};
+use records::{RecordIndex, Records};
 
 /// How to run a sweep.
 #[derive(Debug, Clone)]
@@ -216,8 +220,7 @@ pub fn run_shard(
     if let Some(record) = SpecRecord::of(spec) {
         record.write(dir, &shard.file_stem())?;
     }
-    let journals = journal::read_all(dir)?;
-    let mut records = journals.records;
+    let (records, journal_files) = RecordIndex::read(dir)?;
     let mine = shard.runs(grid);
     let shard_manifest = |outcome: Option<&SweepOutcome>| {
         write_shard_manifest(
@@ -243,7 +246,7 @@ pub fn run_shard(
         failed: 0,
         failures: Vec::new(),
         wall_s: 0.0,
-        journals: journals.files,
+        journals: journal_files,
         answer: Vec::new(),
         capacity: Vec::new(),
     };
@@ -265,34 +268,32 @@ pub fn run_shard(
             &mut writer,
             progress,
         )?;
-        outcome.ran = executed.new.len();
+        outcome.ran = executed.ran;
         outcome.skipped = executed.reused;
         outcome.runs = outcome.ran + outcome.skipped;
-        records.extend(executed.new);
         outcome.failures = search_failures(grid, &executed.results);
         searches = Some(executed.results);
     } else {
         let todo: Vec<usize> = mine
             .iter()
             .copied()
-            .filter(|&i| {
-                !records
-                    .get(&grid.runs[i].run_id)
-                    .is_some_and(|rec| rec.is_ok())
-            })
+            .filter(|&i| !records.is_ok(&grid.runs[i].run_id))
             .collect();
         outcome.skipped = mine.len() - todo.len();
         let datasets = runner::load_datasets(grid, &todo);
         let threads = options.threads.max(1);
-        let new = runner::execute(grid, &todo, threads, &datasets, &mut writer, progress)?;
-        outcome.ran = new.len();
-        records.extend(new);
+        outcome.ran = runner::execute(grid, &todo, threads, &datasets, &mut writer, progress)?;
+    }
+    drop(writer);
+    // The journals again, with what ran now (and what other shards journaled meanwhile).
+    let (records, _) = RecordIndex::read(dir)?;
+    if grid.search.is_none() {
         outcome.failures = mine
             .iter()
-            .filter_map(|&i| match records.get(&grid.runs[i].run_id) {
-                Some(rec) if rec.is_ok() => None,
-                Some(rec) => Some((i, rec.error.clone().unwrap_or_default())),
-                None => Some((i, "no record: the run did not finish".to_string())),
+            .filter(|&&i| !records.is_ok(&grid.runs[i].run_id))
+            .map(|&i| match records.record(&grid.runs[i].run_id) {
+                Some(rec) => (i, rec.error.clone().unwrap_or_default()),
+                None => (i, "no record: the run did not finish".to_string()),
             })
             .collect();
     }
@@ -346,8 +347,8 @@ pub fn merge(spec: &SweepSpec, grid: &Grid, dir: &Path, formats: Formats) -> Res
         return Err(Error::new(format!("{} is not a folder", dir.display())));
     }
     folder::claim(dir)?;
-    let journals = journal::read_all(dir)?;
-    let records = &journals.records;
+    let (index, journal_files) = RecordIndex::read(dir)?;
+    let records = &index;
     // A search is walked again over the records: its runs are the probes it reaches.
     let searches = grid.search.as_ref().map(|_| {
         let all: Vec<usize> = (0..grid.runs.len()).collect();
@@ -370,15 +371,12 @@ pub fn merge(spec: &SweepSpec, grid: &Grid, dir: &Path, formats: Formats) -> Res
             missing(grid, records),
             grid.runs
                 .iter()
-                .filter(|r| records.get(&r.run_id).is_some_and(|rec| !rec.is_ok()))
+                .filter(|r| records.contains(&r.run_id) && !records.is_ok(&r.run_id))
                 .count(),
             grid.runs.len(),
         ),
     };
-    let unmatched = records
-        .keys()
-        .filter(|id| !ids.contains(id.as_str()))
-        .count();
+    let unmatched = records.ids().filter(|id| !ids.contains(id)).count();
     let (answer, capacity) = write_tables(dir, spec, grid, records, searches.as_deref(), formats)?;
     let outcome = MergeOutcome {
         runs,
@@ -387,7 +385,7 @@ pub fn merge(spec: &SweepSpec, grid: &Grid, dir: &Path, formats: Formats) -> Res
         failed,
         missing,
         unmatched,
-        journals: journals.files,
+        journals: journal_files,
         wall_s: clock.elapsed().as_secs_f64(),
         answer,
         capacity,
@@ -417,10 +415,10 @@ pub fn merge(spec: &SweepSpec, grid: &Grid, dir: &Path, formats: Formats) -> Res
 }
 
 /// Runs of the grid with no record.
-fn missing(grid: &Grid, records: &HashMap<String, journal::RunRecord>) -> Vec<usize> {
+fn missing(grid: &Grid, records: &RecordIndex) -> Vec<usize> {
     grid.runs
         .iter()
-        .filter(|r| !records.contains_key(&r.run_id))
+        .filter(|r| !records.contains(&r.run_id))
         .map(|r| r.index)
         .collect()
 }
@@ -441,54 +439,4 @@ pub(crate) fn search_failures(grid: &Grid, results: &[SearchResult]) -> Vec<(usi
             Some((r.template, format!("at {path} = {x}: {why}")))
         })
         .collect()
-}
-
-/// Writes the tables of `dir` and returns the sweep's answer: the objectives' best points,
-/// or for a capacity search (`searches`, every search of the grid) the capacity rows.
-fn write_tables(
-    dir: &Path,
-    spec: &SweepSpec,
-    grid: &Grid,
-    records: &HashMap<String, journal::RunRecord>,
-    searches: Option<&[SearchResult]>,
-    formats: Formats,
-) -> Result<(Vec<report::Objective>, Vec<CapacityRow>)> {
-    // A search's runs and summary tables hold its probes.
-    let probes = searches.map(|results| capacity::probe_grid(grid, results));
-    let runs_grid = probes.as_ref().unwrap_or(grid);
-    let mut runs = tables::runs_frame(runs_grid, records)?;
-    let (mut summary, mut summary_long) = tables::summary_frames(runs_grid, &runs)?;
-    folder::remove_stale_tables(dir, formats)?;
-    tables::write(dir, "runs", &mut runs, formats)?;
-    tables::write(dir, "summary", &mut summary, formats)?;
-    tables::write(dir, "summary_long", &mut summary_long, formats)?;
-    if let Some(results) = searches {
-        // Probes of different points share no values: the comparison is of capacities.
-        folder::remove_table(dir, "comparisons")?;
-        let baselines = spec
-            .compare
-            .as_ref()
-            .map(|baseline| compare::baseline_points(grid, &spec.axes, baseline));
-        let rows = capacity::rows(grid, results, baselines.as_deref());
-        let mut table = capacity::capacity_frame(grid, &rows, spec.compare.is_some())?;
-        tables::write(dir, "capacity", &mut table, formats)?;
-        return Ok((Vec::new(), rows));
-    }
-    // A spec that no longer searches leaves no capacity table of an earlier grid behind.
-    folder::remove_table(dir, "capacity")?;
-    let comparisons = match &spec.compare {
-        Some(baseline) => {
-            let rows = compare::comparisons(grid, &spec.axes, baseline, records);
-            let mut table = tables::comparisons_frame(grid, &rows)?;
-            tables::write(dir, "comparisons", &mut table, formats)?;
-            Some(rows)
-        }
-        // A spec that no longer compares leaves no comparisons of an earlier grid behind.
-        None => {
-            folder::remove_table(dir, "comparisons")?;
-            None
-        }
-    };
-    let answer = report::answer(grid, &spec.report, records, comparisons.as_deref());
-    Ok((answer, Vec::new()))
 }

@@ -10,13 +10,10 @@
 //! metrics = ["ttft_ms_p99", "output_tokens_per_s"]   # default: DEFAULT_OBJECTIVES
 //! ```
 
-use std::collections::HashMap;
-
 use toml::Value;
 
 use super::compare::{better, Better, Comparison};
-use super::grid::Grid;
-use super::journal::RunRecord;
+use super::stats::Described;
 use crate::metrics::RunSummary;
 use crate::{bail, Result};
 
@@ -103,69 +100,72 @@ pub struct Objective {
     pub comparison: Option<Comparison>,
 }
 
-/// For each objective, the point with the best mean (the first in grid order on a tie);
-/// objectives no run defines are left out. `comparisons` are the rows of the comparisons
-/// table, when the spec has `[compare]`.
-pub fn answer(
-    grid: &Grid,
-    objectives: &[&'static str],
-    records: &HashMap<String, RunRecord>,
-    comparisons: Option<&[Comparison]>,
-) -> Vec<Objective> {
-    let mut first_run = vec![usize::MAX; grid.points];
-    for r in &grid.runs {
-        first_run[r.point] = first_run[r.point].min(r.index);
-    }
-    let mut out = Vec::new();
-    for &metric in objectives {
-        let Some(direction) = better(metric) else {
-            continue;
-        };
-        let mut sums = vec![(0.0_f64, 0_u64); grid.points];
-        for r in &grid.runs {
-            let value = records
-                .get(&r.run_id)
-                .filter(|rec| rec.is_ok())
-                .and_then(|rec| rec.metrics.get(metric))
-                .filter(|x| x.is_finite());
-            if let Some(x) = value {
-                sums[r.point].0 += x;
-                sums[r.point].1 += 1;
-            }
+/// The objectives' means point by point, gathered as the summary is built, and the answer
+/// from them: for each objective, the point with the best mean (the first in grid order on a
+/// tie); objectives no run defines are left out.
+#[derive(Debug)]
+pub struct Tally {
+    /// Each objective with its direction and position in the metric schema.
+    objectives: Vec<(&'static str, Better, usize)>,
+    /// The best so far per objective: (point's first run, mean, n).
+    best: Vec<Option<(usize, f64, u64)>>,
+    /// The best points' comparison rows (replaced when a better point comes).
+    comparisons: Vec<Option<Comparison>>,
+}
+
+impl Tally {
+    pub fn new(objectives: &[&'static str]) -> Tally {
+        let schema = RunSummary::metric_schema();
+        let objectives: Vec<(&'static str, Better, usize)> = objectives
+            .iter()
+            .filter_map(|&m| {
+                let position = schema.iter().position(|s| s.name == m)?;
+                Some((m, better(m)?, position))
+            })
+            .collect();
+        Tally {
+            best: vec![None; objectives.len()],
+            comparisons: vec![None; objectives.len()],
+            objectives,
         }
-        let mut best: Option<(usize, f64, u64)> = None;
-        for (point, &(sum, n)) in sums.iter().enumerate() {
-            if n == 0 {
-                continue;
-            }
-            let mean = sum / n as f64;
-            let improves = best.is_none_or(|(_, b, _)| match direction {
+    }
+
+    /// Adds a point: its first run, its statistics (metrics in schema order) and, with
+    /// `[compare]`, its comparison rows (None for a baseline point).
+    pub fn add(&mut self, first: usize, stats: &[Described], comparisons: Option<&[Comparison]>) {
+        for (k, &(metric, direction, position)) in self.objectives.iter().enumerate() {
+            let d = &stats[position];
+            let Some(mean) = d.mean else { continue };
+            let improves = self.best[k].is_none_or(|(_, b, _)| match direction {
                 Better::Lower => mean < b,
                 Better::Higher => mean > b,
             });
             if improves {
-                best = Some((point, mean, n));
+                self.best[k] = Some((first, mean, d.n));
+                self.comparisons[k] =
+                    comparisons.and_then(|rows| rows.iter().find(|c| c.metric == metric).cloned());
             }
         }
-        let Some((point, mean, n)) = best else {
-            continue;
-        };
-        let run = first_run[point];
-        let comparison = comparisons.and_then(|rows| {
-            rows.iter()
-                .find(|c| c.run == run && c.metric == metric)
-                .cloned()
-        });
-        out.push(Objective {
-            metric,
-            better: direction,
-            run,
-            mean,
-            n,
-            comparison,
-        });
     }
-    out
+
+    pub fn answer(self) -> Vec<Objective> {
+        self.objectives
+            .into_iter()
+            .zip(self.best)
+            .zip(self.comparisons)
+            .filter_map(|(((metric, better, _), best), comparison)| {
+                let (run, mean, n) = best?;
+                Some(Objective {
+                    metric,
+                    better,
+                    run,
+                    mean,
+                    n,
+                    comparison,
+                })
+            })
+            .collect()
+    }
 }
 
 #[cfg(test)]

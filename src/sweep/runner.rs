@@ -145,7 +145,8 @@ pub fn params_json(grid: &Grid, run: &RunPoint) -> serde_json::Map<String, serde
 }
 
 /// Runs `todo` (indices into `grid.runs`) on `threads` workers, journaling each record as it
-/// arrives. Returns the new records by run id.
+/// arrives (and keeping none: the tables read them back from the journal). Returns how many
+/// ran.
 pub fn execute(
     grid: &Grid,
     todo: &[usize],
@@ -153,7 +154,7 @@ pub fn execute(
     datasets: &Datasets,
     journal: &mut JournalWriter,
     mut progress: impl FnMut(&SweepProgress),
-) -> Result<HashMap<String, RunRecord>> {
+) -> Result<usize> {
     // Longest expected first, so no long run starts last and leaves cores idle at the end.
     let mut order = todo.to_vec();
     order.sort_by(|&a, &b| {
@@ -171,7 +172,6 @@ pub fn execute(
         .map_err(|e| Error::new(format!("cannot start {threads} worker threads: {e}")))?;
     let next = AtomicUsize::new(0);
     let (tx, rx) = mpsc::channel::<RunRecord>();
-    let mut records = HashMap::new();
     let mut state = SweepProgress {
         done: 0,
         total: order.len(),
@@ -210,12 +210,11 @@ pub fn execute(
                     journal_error = Some(e);
                 }
             }
-            records.insert(record.run_id.clone(), record);
             progress(&state);
         }
     });
     match journal_error {
         Some(e) => Err(e),
-        None => Ok(records),
+        None => Ok(state.done),
     }
 }

@@ -7,10 +7,28 @@
 //! bisection to full double precision.
 
 /// The two-sided 95% critical value t(0.975, df). None for df = 0 (n = 1: no interval).
+///
+/// Each value is computed once per process and remembered: a sweep asks for the same few
+/// degrees of freedom (seeds - 1) for every point and metric, and each inversion costs
+/// about sixty evaluations of the incomplete beta function.
 pub fn t_critical_95(df: u64) -> Option<f64> {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static KNOWN: OnceLock<Mutex<HashMap<u64, f64>>> = OnceLock::new();
     if df == 0 {
         return None;
     }
+    let known = KNOWN.get_or_init(Default::default);
+    if let Some(&t) = known.lock().expect("not poisoned").get(&df) {
+        return Some(t);
+    }
+    let t = invert_t_cdf_975(df);
+    known.lock().expect("not poisoned").insert(df, t);
+    Some(t)
+}
+
+/// t(0.975, df) by bisection on the t CDF, to full double precision.
+fn invert_t_cdf_975(df: u64) -> f64 {
     let nu = df as f64;
     // P(T <= t) for t >= 0 is 1 - I_{nu / (nu + t^2)}(nu / 2, 1 / 2) / 2.
     let upper_tail = |t: f64| 0.5 * incomplete_beta(nu / (nu + t * t), nu / 2.0, 0.5);
@@ -29,7 +47,7 @@ pub fn t_critical_95(df: u64) -> Option<f64> {
             break;
         }
     }
-    Some(0.5 * (lo + hi))
+    0.5 * (lo + hi)
 }
 
 /// (lo, hi) of the 95% confidence interval of the mean of `n` samples with this mean and
@@ -45,6 +63,41 @@ pub fn t_two_sided_p(t: f64, df: u64) -> f64 {
     let nu = df as f64;
     // P(|T| >= t) = I_{nu / (nu + t^2)}(nu / 2, 1 / 2).
     incomplete_beta(nu / (nu + t * t), nu / 2.0, 0.5).clamp(0.0, 1.0)
+}
+
+/// What the tables say about a sample: its size, mean, sample standard deviation (n - 1),
+/// Student-t 95% interval of the mean, minimum and maximum. The spread and the interval are
+/// None below two values (one sample says nothing about spread), everything is None when
+/// there are none.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Described {
+    pub n: u64,
+    pub mean: Option<f64>,
+    pub std: Option<f64>,
+    pub ci: Option<(f64, f64)>,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+}
+
+/// Describes `values` (two passes: the mean, then the squared deviations from it).
+pub fn describe(values: &[f64]) -> Described {
+    let n = values.len() as u64;
+    if n == 0 {
+        return Described::default();
+    }
+    let mean = values.iter().sum::<f64>() / n as f64;
+    let std = (n > 1).then(|| {
+        let ss: f64 = values.iter().map(|x| (x - mean).powi(2)).sum();
+        (ss / (n - 1) as f64).sqrt()
+    });
+    Described {
+        n,
+        mean: Some(mean),
+        std,
+        ci: std.and_then(|s| ci95(mean, s, n)),
+        min: values.iter().copied().reduce(f64::min),
+        max: values.iter().copied().reduce(f64::max),
+    }
 }
 
 /// A paired comparison: the differences x_i - baseline_i over the seeds both runs share.

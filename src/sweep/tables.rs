@@ -26,18 +26,15 @@
 //! fewer than two runs define the metric. A run that failed has null metrics and counts in
 //! n_error only.
 
-use std::collections::HashMap;
 use std::fs::File;
+use std::io::{BufWriter, Write};
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 use polars::prelude::*;
 use toml::Value;
 
-use super::compare::Comparison;
 use super::grid::Grid;
-use super::journal::RunRecord;
-use super::stats::ci95;
-use crate::metrics::{MetricValue, RunSummary};
 use crate::{Error, Result};
 
 /// Which files to write.
@@ -72,83 +69,12 @@ impl Formats {
     }
 }
 
-const POINT: &str = "__point";
 /// The columns naming each run's model and hardware (`model.name`, `hardware.name`).
 pub const MODEL: &str = "model";
 pub const HARDWARE: &str = "hardware";
-const N_SUFFIX: &str = "__n";
 
-fn polars_err(e: PolarsError) -> Error {
+pub(super) fn polars_err(e: PolarsError) -> Error {
     Error::new(format!("building tables: {e}"))
-}
-
-/// The runs table, in grid order. Runs without a record are `missing`.
-pub fn runs_frame(grid: &Grid, records: &HashMap<String, RunRecord>) -> Result<DataFrame> {
-    let rows: Vec<Option<&RunRecord>> = grid.runs.iter().map(|r| records.get(&r.run_id)).collect();
-    let mut columns: Vec<Column> = Vec::new();
-    columns.push(Column::new(
-        "run_id".into(),
-        grid.runs
-            .iter()
-            .map(|r| r.run_id.as_str())
-            .collect::<Vec<_>>(),
-    ));
-    for (i, name) in grid.columns.iter().enumerate() {
-        let values: Vec<&Value> = grid.runs.iter().map(|r| &r.params[i]).collect();
-        columns.push(axis_column(name, &values));
-    }
-    columns.extend(name_columns(grid, grid.runs.iter().map(|r| r.index)));
-    columns.push(Column::new(
-        "seed".into(),
-        grid.runs.iter().map(|r| r.seed).collect::<Vec<u64>>(),
-    ));
-    columns.push(Column::new(
-        "status".into(),
-        rows.iter()
-            .map(|r| r.map_or("missing", |r| r.status.as_str()))
-            .collect::<Vec<_>>(),
-    ));
-    columns.push(Column::new(
-        "error".into(),
-        rows.iter()
-            .map(|r| r.and_then(|r| r.error.as_deref()))
-            .collect::<Vec<Option<&str>>>(),
-    ));
-    columns.push(Column::new(
-        "wall_ms".into(),
-        rows.iter()
-            .map(|r| r.map(|r| r.wall_ms))
-            .collect::<Vec<_>>(),
-    ));
-    // Columns by schema position from the typed rows: no name look-ups per run.
-    for (i, metric) in RunSummary::metric_schema().iter().enumerate() {
-        let column = match metric.value {
-            MetricValue::Count(_) => Column::new(
-                metric.name.into(),
-                rows.iter()
-                    .map(|r| r.and_then(|r| r.metrics.u64_at(i)))
-                    .collect::<Vec<_>>(),
-            ),
-            MetricValue::Float(_) => Column::new(
-                metric.name.into(),
-                rows.iter()
-                    .map(|r| r.and_then(|r| r.metrics.f64_at(i)))
-                    .collect::<Vec<_>>(),
-            ),
-        };
-        columns.push(column);
-    }
-    // Text-valued fields (the load verdict): a string column each, after the numeric metrics,
-    // in the runs table only (they have no mean).
-    for (name, _) in RunSummary::default().labels() {
-        columns.push(Column::new(
-            name.into(),
-            rows.iter()
-                .map(|r| r.and_then(|r| r.labels.get(name)).map(String::as_str))
-                .collect::<Vec<Option<&str>>>(),
-        ));
-    }
-    DataFrame::new_infer_height(columns).map_err(polars_err)
 }
 
 /// The `model` and `hardware` columns of the given runs (indices into `grid.runs`).
@@ -179,287 +105,257 @@ fn whole(v: &Value) -> Option<i64> {
     }
 }
 
-/// An axis column with the values' natural type: integers when every value is a whole
-/// number however it is spelled, floats when some number has a fraction, else booleans or
-/// text.
-pub(super) fn axis_column(name: &str, values: &[&Value]) -> Column {
-    let all = |f: fn(&Value) -> bool| values.iter().all(|v| f(v));
-    if all(|v| whole(v).is_some()) {
-        Column::new(
-            name.into(),
-            values.iter().map(|v| whole(v)).collect::<Vec<_>>(),
-        )
-    } else if all(|v| v.is_integer() || v.is_float()) {
-        let as_f64 = |v: &Value| v.as_float().or_else(|| v.as_integer().map(|i| i as f64));
-        Column::new(
-            name.into(),
-            values.iter().map(|v| as_f64(v)).collect::<Vec<_>>(),
-        )
-    } else if all(|v| v.is_bool()) {
-        Column::new(
-            name.into(),
-            values.iter().map(|v| v.as_bool()).collect::<Vec<_>>(),
-        )
-    } else {
-        let text = |v: &Value| match v {
-            Value::String(s) => s.clone(),
-            other => other.to_string(),
-        };
-        Column::new(
-            name.into(),
-            values.iter().map(|v| text(v)).collect::<Vec<_>>(),
-        )
+/// The type of an axis column, decided once from all of its values, so that every table
+/// and every chunk of a table written in pieces has the same type for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AxisKind {
+    /// Every value a whole number, however spelled.
+    Integer,
+    /// Numbers, some with a fraction.
+    Float,
+    Boolean,
+    /// Anything else (a table value becomes its inline TOML text).
+    Text,
+}
+
+impl AxisKind {
+    pub fn of<'a>(values: impl Iterator<Item = &'a Value> + Clone) -> AxisKind {
+        let all = |f: fn(&Value) -> bool| values.clone().all(f);
+        if all(|v| whole(v).is_some()) {
+            AxisKind::Integer
+        } else if all(|v| v.is_integer() || v.is_float()) {
+            AxisKind::Float
+        } else if all(|v| v.is_bool()) {
+            AxisKind::Boolean
+        } else {
+            AxisKind::Text
+        }
+    }
+
+    /// The kind of every axis column of a grid.
+    pub fn of_grid(grid: &Grid) -> Vec<AxisKind> {
+        (0..grid.columns.len())
+            .map(|i| AxisKind::of(grid.runs.iter().map(move |r| &r.params[i])))
+            .collect()
+    }
+
+    /// A column of this kind.
+    pub fn column(self, name: &str, values: &[&Value]) -> Column {
+        match self {
+            AxisKind::Integer => Column::new(
+                name.into(),
+                values.iter().map(|v| whole(v)).collect::<Vec<_>>(),
+            ),
+            AxisKind::Float => {
+                let as_f64 = |v: &Value| v.as_float().or_else(|| v.as_integer().map(|i| i as f64));
+                Column::new(
+                    name.into(),
+                    values.iter().map(|v| as_f64(v)).collect::<Vec<_>>(),
+                )
+            }
+            AxisKind::Boolean => Column::new(
+                name.into(),
+                values.iter().map(|v| v.as_bool()).collect::<Vec<_>>(),
+            ),
+            AxisKind::Text => {
+                let text = |v: &Value| match v {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                Column::new(
+                    name.into(),
+                    values.iter().map(|v| text(v)).collect::<Vec<_>>(),
+                )
+            }
+        }
     }
 }
 
-/// The summary table: the runs grouped by point, in grid order.
-pub fn summary_frame(grid: &Grid, runs: &DataFrame) -> Result<DataFrame> {
-    summary_frames(grid, runs).map(|(wide, _)| wide)
+/// An axis column with the values' natural type (see [`AxisKind`]).
+pub(super) fn axis_column(name: &str, values: &[&Value]) -> Column {
+    AxisKind::of(values.iter().copied()).column(name, values)
 }
 
-/// The summary table and its long form (summary_long), from one grouping of the runs.
-pub fn summary_frames(grid: &Grid, runs: &DataFrame) -> Result<(DataFrame, DataFrame)> {
-    let metrics = RunSummary::metric_schema();
-    let points = Column::new(
-        POINT.into(),
-        grid.runs.iter().map(|r| r.point as u64).collect::<Vec<_>>(),
-    );
-    let mut runs = runs.clone();
-    runs.with_column(points).map_err(polars_err)?;
-
-    let keys: Vec<&str> = grid
+/// The axis columns (kinds as the grid's) and `model`, `hardware` of the given runs.
+pub(super) fn key_columns(grid: &Grid, kinds: &[AxisKind], runs: &[usize]) -> Vec<Column> {
+    let mut columns: Vec<Column> = grid
         .columns
         .iter()
-        .map(String::as_str)
-        .chain([MODEL, HARDWARE])
+        .zip(kinds)
+        .enumerate()
+        .map(|(i, (name, kind))| {
+            let values: Vec<&Value> = runs.iter().map(|&r| &grid.runs[r].params[i]).collect();
+            kind.column(name, &values)
+        })
         .collect();
-    let mut aggs: Vec<Expr> = keys.iter().map(|c| col(*c).first()).collect();
-    aggs.push(
-        col("status")
-            .eq(lit("ok"))
-            .sum()
-            .cast(DataType::UInt64)
-            .alias("n"),
-    );
-    aggs.push(
-        col("status")
-            .eq(lit("error"))
-            .sum()
-            .cast(DataType::UInt64)
-            .alias("n_error"),
-    );
-    for m in &metrics {
-        let c = || col(m.name);
-        aggs.push(c().mean().alias(format!("{}_mean", m.name)));
-        aggs.push(
-            c().cast(DataType::Float64)
-                .std(1)
-                .alias(format!("{}_std", m.name)),
-        );
-        aggs.push(c().min().alias(format!("{}_min", m.name)));
-        aggs.push(c().max().alias(format!("{}_max", m.name)));
-        aggs.push(
-            c().count()
-                .cast(DataType::UInt64)
-                .alias(format!("{}{N_SUFFIX}", m.name)),
-        );
-    }
-    let grouped = runs
-        .lazy()
-        .group_by_stable([col(POINT)])
-        .agg(aggs)
-        .collect()
-        .map_err(polars_err)?;
-
-    let mut out: Vec<Column> = Vec::new();
-    for name in keys.iter().copied().chain(["n", "n_error"]) {
-        out.push(grouped.column(name).map_err(polars_err)?.clone());
-    }
-    let points = grouped.height();
-    let mut long = LongColumns::default();
-    for m in &metrics {
-        let get = |suffix: &str| {
-            grouped
-                .column(&format!("{}{suffix}", m.name))
-                .map_err(polars_err)
-        };
-        let mean = get("_mean")?.cast(&DataType::Float64).map_err(polars_err)?;
-        let std = get("_std")?.clone();
-        let count = get(N_SUFFIX)?.clone();
-        let (mean_v, std_v, n_v) = (
-            mean.f64().map_err(polars_err)?,
-            std.f64().map_err(polars_err)?,
-            count.u64().map_err(polars_err)?,
-        );
-        let intervals: Vec<Option<(f64, f64)>> = (0..grouped.height())
-            .map(|i| match (mean_v.get(i), std_v.get(i), n_v.get(i)) {
-                (Some(mu), Some(sd), Some(n)) => ci95(mu, sd, n),
-                _ => None,
-            })
-            .collect();
-        // n = 1: std is null by definition (n - 1 = 0), and so is the interval.
-        let std = Column::new(
-            format!("{}_std", m.name).into(),
-            (0..grouped.height())
-                .map(|i| n_v.get(i).filter(|&n| n >= 2).and(std_v.get(i)))
-                .collect::<Vec<_>>(),
-        );
-        let as_f64 = |c: &Column| -> Result<Vec<Option<f64>>> {
-            let c = c.cast(&DataType::Float64).map_err(polars_err)?;
-            Ok(c.f64().map_err(polars_err)?.iter().collect())
-        };
-        long.push(
-            m.name,
-            &count,
-            &mean,
-            &std,
-            &intervals,
-            &as_f64(get("_min")?)?,
-            &as_f64(get("_max")?)?,
-        )?;
-        out.push(mean.with_name(format!("{}_mean", m.name).into()));
-        out.push(std);
-        out.push(Column::new(
-            format!("{}_ci95_lo", m.name).into(),
-            intervals
-                .iter()
-                .map(|ci| ci.map(|c| c.0))
-                .collect::<Vec<_>>(),
-        ));
-        out.push(Column::new(
-            format!("{}_ci95_hi", m.name).into(),
-            intervals
-                .iter()
-                .map(|ci| ci.map(|c| c.1))
-                .collect::<Vec<_>>(),
-        ));
-        out.push(get("_min")?.clone());
-        out.push(get("_max")?.clone());
-    }
-    let wide = DataFrame::new_infer_height(out).map_err(polars_err)?;
-    let long = long.frame(&wide.select(keys).map_err(polars_err)?, points)?;
-    Ok((wide, long))
-}
-
-/// summary_long's statistics, gathered metric by metric (each a column over the points) and
-/// laid out point by point, metrics in table order, by [`LongColumns::frame`].
-#[derive(Default)]
-struct LongColumns {
-    metrics: Vec<&'static str>,
-    n: Vec<Vec<Option<u64>>>,
-    stats: Vec<[Vec<Option<f64>>; 6]>,
-}
-
-impl LongColumns {
-    #[allow(clippy::too_many_arguments)]
-    fn push(
-        &mut self,
-        metric: &'static str,
-        n: &Column,
-        mean: &Column,
-        std: &Column,
-        intervals: &[Option<(f64, f64)>],
-        min: &[Option<f64>],
-        max: &[Option<f64>],
-    ) -> Result<()> {
-        let floats = |c: &Column| -> Result<Vec<Option<f64>>> {
-            Ok(c.f64().map_err(polars_err)?.iter().collect())
-        };
-        self.metrics.push(metric);
-        self.n.push(n.u64().map_err(polars_err)?.iter().collect());
-        self.stats.push([
-            floats(mean)?,
-            floats(std)?,
-            intervals.iter().map(|c| c.map(|c| c.0)).collect(),
-            intervals.iter().map(|c| c.map(|c| c.1)).collect(),
-            min.to_vec(),
-            max.to_vec(),
-        ]);
-        Ok(())
-    }
-
-    /// The long table: `keys` (one row per point) repeated for every metric, then the
-    /// metric's name and statistics.
-    fn frame(self, keys: &DataFrame, points: usize) -> Result<DataFrame> {
-        let m = self.metrics.len();
-        let rows = || (0..points).flat_map(move |p| (0..m).map(move |k| (p, k)));
-        let index = IdxCa::from_vec("index".into(), rows().map(|(p, _)| p as IdxSize).collect());
-        let mut columns: Vec<Column> = keys.take(&index).map_err(polars_err)?.into_columns();
-        columns.push(Column::new(
-            "metric".into(),
-            rows().map(|(_, k)| self.metrics[k]).collect::<Vec<_>>(),
-        ));
-        columns.push(Column::new(
-            "n".into(),
-            rows().map(|(p, k)| self.n[k][p]).collect::<Vec<_>>(),
-        ));
-        let names = ["mean", "std", "ci_low", "ci_high", "min", "max"];
-        for (s, name) in names.iter().enumerate() {
-            columns.push(Column::new(
-                (*name).into(),
-                rows().map(|(p, k)| self.stats[k][s][p]).collect::<Vec<_>>(),
-            ));
-        }
-        DataFrame::new_infer_height(columns).map_err(polars_err)
-    }
-}
-
-/// The comparisons table: one row per (non-baseline point, metric), axis columns first.
-pub fn comparisons_frame(grid: &Grid, rows: &[Comparison]) -> Result<DataFrame> {
-    let mut columns: Vec<Column> = Vec::new();
-    for (i, name) in grid.columns.iter().enumerate() {
-        let values: Vec<&Value> = rows.iter().map(|r| &grid.runs[r.run].params[i]).collect();
-        columns.push(axis_column(name, &values));
-    }
-    let f = |name: &str, get: &dyn Fn(&Comparison) -> Option<f64>| {
-        Column::new(name.into(), rows.iter().map(get).collect::<Vec<_>>())
-    };
-    let c = |name: &str, get: &dyn Fn(&Comparison) -> Option<u64>| {
-        Column::new(name.into(), rows.iter().map(get).collect::<Vec<_>>())
-    };
-    columns.push(Column::new(
-        "metric".into(),
-        rows.iter().map(|r| r.metric).collect::<Vec<_>>(),
-    ));
-    columns.push(c("n", &|r| Some(r.n)));
-    columns.push(f("baseline_mean", &|r| r.baseline_mean));
-    columns.push(f("mean", &|r| r.mean));
-    columns.push(f("diff_mean", &|r| r.diff_mean));
-    columns.push(f("diff_ci_low", &|r| r.diff_ci.map(|c| c.0)));
-    columns.push(f("diff_ci_high", &|r| r.diff_ci.map(|c| c.1)));
-    columns.push(f("rel_diff", &|r| r.rel_diff));
-    columns.push(f("p_value", &|r| r.p_value));
-    columns.push(c("wins", &|r| r.record.map(|w| w.0)));
-    columns.push(c("ties", &|r| r.record.map(|w| w.1)));
-    columns.push(c("losses", &|r| r.record.map(|w| w.2)));
-    DataFrame::new_infer_height(columns).map_err(polars_err)
+    columns.extend(name_columns(grid, runs.iter().copied()));
+    columns
 }
 
 /// Writes `<stem>.csv` and/or `<stem>.parquet` into `dir` (via a temporary file and a rename,
 /// so a reader never sees half a table).
 pub fn write(dir: &Path, stem: &str, df: &mut DataFrame, formats: Formats) -> Result<()> {
-    let io =
-        |p: &Path, e: &dyn std::fmt::Display| Error::new(format!("writing {}: {e}", p.display()));
-    if formats.csv {
-        let path = dir.join(format!("{stem}.csv"));
-        let tmp = dir.join(format!(".{stem}.csv.tmp"));
-        let mut file = File::create(&tmp).map_err(|e| io(&tmp, &e))?;
-        CsvWriter::new(&mut file)
-            .finish(df)
-            .map_err(|e| io(&path, &e))?;
-        std::fs::rename(&tmp, &path).map_err(|e| io(&path, &e))?;
-    }
-    if formats.parquet {
-        let path = dir.join(format!("{stem}.parquet"));
-        let tmp = dir.join(format!(".{stem}.parquet.tmp"));
-        let file = File::create(&tmp).map_err(|e| io(&tmp, &e))?;
-        ParquetWriter::new(file)
-            .finish(df)
-            .map_err(|e| io(&path, &e))?;
-        std::fs::rename(&tmp, &path).map_err(|e| io(&path, &e))?;
-    }
-    Ok(())
+    let mut writer = TableWriter::create(dir, stem, formats)?;
+    writer.write(df)?;
+    writer.finish()
 }
+
+/// A table written in pieces (every piece with the same columns), to temporary files renamed
+/// into place by [`TableWriter::finish`]: a reader never sees half a table, and a table of a
+/// million rows never has to be in memory at once.
+pub struct TableWriter {
+    dir: std::path::PathBuf,
+    stem: String,
+    formats: Formats,
+    csv: Option<polars::io::csv::write::BatchedWriter<Buffered>>,
+    parquet: Option<polars::io::parquet::write::BatchedWriter<Buffered>>,
+    /// The first error of a buffer's last flush (when a finished writer drops it).
+    flush_error: Arc<Mutex<Option<std::io::Error>>>,
+    /// Nothing written yet: writers open on the first piece (its schema is the table's).
+    empty: bool,
+}
+
+fn tmp_name(stem: &str, ext: &str) -> String {
+    format!(".{stem}.{ext}.tmp")
+}
+
+impl TableWriter {
+    pub fn create(dir: &Path, stem: &str, formats: Formats) -> Result<TableWriter> {
+        Ok(TableWriter {
+            dir: dir.to_path_buf(),
+            stem: stem.to_string(),
+            formats,
+            csv: None,
+            parquet: None,
+            flush_error: Arc::default(),
+            empty: true,
+        })
+    }
+
+    /// Whether no piece has been written yet.
+    pub fn is_empty(&self) -> bool {
+        self.empty
+    }
+
+    fn io(&self, ext: &str, e: &dyn std::fmt::Display) -> Error {
+        let path = self.dir.join(format!("{}.{ext}", self.stem));
+        Error::new(format!("writing {}: {e}", path.display()))
+    }
+
+    /// Appends a piece of the table.
+    pub fn write(&mut self, df: &mut DataFrame) -> Result<()> {
+        if self.empty {
+            self.empty = false;
+            let schema = df.schema().clone();
+            if self.formats.csv {
+                let file = File::create(self.dir.join(tmp_name(&self.stem, "csv")))
+                    .map_err(|e| self.io("csv", &e))?;
+                // Buffered: the writers issue many small writes (a parquet page header is
+                // several), each a system call on a bare file.
+                let file = Buffered::new(file, &self.flush_error);
+                let writer = CsvWriter::new(file).batched(&schema);
+                self.csv = Some(writer.map_err(|e| self.io("csv", &e))?);
+            }
+            if self.formats.parquet {
+                let file = File::create(self.dir.join(tmp_name(&self.stem, "parquet")))
+                    .map_err(|e| self.io("parquet", &e))?;
+                let file = Buffered::new(file, &self.flush_error);
+                let writer = ParquetWriter::new(file).batched(&schema);
+                self.parquet = Some(writer.map_err(|e| self.io("parquet", &e))?);
+            }
+        }
+        df.rechunk_mut();
+        if let Some(w) = &mut self.csv {
+            let done = w.write_batch(df);
+            done.map_err(|e| Error::new(format!("writing {}.csv: {e}", self.stem)))?;
+        }
+        if let Some(w) = &mut self.parquet {
+            let done = w.write_batch(df);
+            done.map_err(|e| Error::new(format!("writing {}.parquet: {e}", self.stem)))?;
+        }
+        Ok(())
+    }
+
+    /// Completes the files and renames them into place.
+    pub fn finish(mut self) -> Result<()> {
+        if self.empty {
+            return Err(Error::new(format!("table {} has no columns", self.stem)));
+        }
+        if let Some(mut w) = self.csv.take() {
+            w.finish().map_err(|e| self.io("csv", &e))?;
+            drop(w);
+            if let Some(e) = self.flush_error.lock().expect("not poisoned").take() {
+                return Err(self.io("csv", &e));
+            }
+        }
+        if let Some(w) = self.parquet.take() {
+            w.finish().map_err(|e| self.io("parquet", &e))?;
+            drop(w);
+            if let Some(e) = self.flush_error.lock().expect("not poisoned").take() {
+                return Err(self.io("parquet", &e));
+            }
+        }
+        for (ext, on) in [("csv", self.formats.csv), ("parquet", self.formats.parquet)] {
+            if on {
+                let tmp = self.dir.join(tmp_name(&self.stem, ext));
+                let path = self.dir.join(format!("{}.{ext}", self.stem));
+                std::fs::rename(&tmp, &path).map_err(|e| self.io(ext, &e))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A table file behind a large buffer. The polars writers issue many small writes (a parquet
+/// page header is several), each a system call on a bare file; and they never hand their
+/// writer back, so the last flush happens on drop, where its error is kept for
+/// [`TableWriter::finish`] to report rather than lost.
+struct Buffered {
+    inner: BufWriter<File>,
+    flush_error: Arc<Mutex<Option<std::io::Error>>>,
+}
+
+impl Buffered {
+    fn new(file: File, flush_error: &Arc<Mutex<Option<std::io::Error>>>) -> Buffered {
+        Buffered {
+            inner: BufWriter::with_capacity(1 << 20, file),
+            flush_error: flush_error.clone(),
+        }
+    }
+}
+
+impl Write for Buffered {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.inner.write(buf)
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.inner.write_all(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+impl Drop for Buffered {
+    fn drop(&mut self) {
+        if let Err(e) = self.inner.flush() {
+            self.flush_error
+                .lock()
+                .expect("not poisoned")
+                .get_or_insert(e);
+        }
+    }
+}
+
+mod comparisons;
+mod runs;
+mod summary;
+
+pub use comparisons::comparisons_frame;
+pub use runs::runs_frame;
+pub use summary::{PointSummary, SummaryChunk};
 
 #[cfg(test)]
 mod tests {

@@ -6,6 +6,7 @@ use std::process::{Command, ExitCode};
 
 use anyhow::{bail, Context, Result};
 use console::style;
+use inference_lab::sweep::records::{RecordIndex, Records};
 use inference_lab::sweep::slurm::{quote, SlurmPlan};
 use inference_lab::sweep::{self, shard, Formats, Grid, SpecRecord, SweepOutcome, SweepSpec};
 
@@ -255,11 +256,11 @@ pub fn slurm_main(args: &SweepArgs, sweeps: &[(SweepSpec, Grid)]) -> Result<Exit
     plan.write()?;
 
     // What is left to do, by shard: a resubmission runs only the shards with work.
-    let records = sweep::journal::read(&out_dir)?;
+    let (records, _) = RecordIndex::read(&out_dir)?;
     let assignment = shard::assign(grid, shards);
     let mut todo = vec![0usize; shards];
     for run in &grid.runs {
-        if !records.get(&run.run_id).is_some_and(|r| r.is_ok()) {
+        if !records.is_ok(&run.run_id) {
             todo[assignment[run.index]] += 1;
         }
     }

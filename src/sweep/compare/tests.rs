@@ -1,4 +1,5 @@
 use super::*;
+use crate::sweep::journal::RunRecord;
 use crate::sweep::{expand, SweepSpec};
 use std::path::PathBuf;
 
