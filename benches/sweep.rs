@@ -1,5 +1,6 @@
 //! Sweep orchestrator costs: runs per second at 1 and 2 threads, the orchestrator's overhead
-//! over calling the simulator directly, and aggregating 100,000 journal rows into the tables.
+//! over calling the simulator directly, aggregating 100,000 journal rows into the tables, and
+//! the fixed cost of a one-run sweep.
 //!
 //! `cargo bench --bench sweep`
 
@@ -131,11 +132,54 @@ fn aggregation(c: &mut Criterion) {
             assert_eq!(outcome.ok, 100_000);
         })
     });
+    // The same journal without [compare]: runs, summary and summary_long.
+    let mut plain = spec.clone();
+    plain.compare = None;
+    group.bench_function("merge_without_comparisons_csv_parquet", |b| {
+        b.iter(|| {
+            let formats = Formats {
+                csv: true,
+                parquet: true,
+            };
+            let outcome = sweep::merge(&plain, &grid, &out, formats).unwrap();
+            assert_eq!(outcome.ok, 100_000);
+        })
+    });
     group.finish();
     std::fs::remove_dir_all(dir).ok();
 }
 
-criterion_group!(benches, orchestrator, aggregation);
+/// The fixed cost of a sweep: one run of the tiny test config, from spec to every table and
+/// the manifest, in a warm process (the whole command adds process start-up: see README).
+fn one_run(c: &mut Criterion) {
+    let dir = scratch("one");
+    let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny.toml");
+    let path = dir.join("spec.toml");
+    let text = format!("name = \"one\"\nbase = {:?}\n", base.display().to_string());
+    std::fs::write(&path, text).unwrap();
+    let mut group = c.benchmark_group("sweep_one_run");
+    group.sample_size(30);
+    for (name, csv, parquet) in [("csv_and_parquet", true, true), ("csv", true, false)] {
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let spec = SweepSpec::load(&path).unwrap();
+                let grid = sweep::expand(&spec).unwrap();
+                let options = SweepOptions {
+                    out_dir: dir.join(format!("out-{name}")),
+                    threads: 1,
+                    force: true,
+                    formats: Formats { csv, parquet },
+                };
+                let outcome = sweep::run(&spec, &grid, &options, |_| {}).unwrap();
+                assert_eq!(outcome.failed, 0);
+            })
+        });
+    }
+    group.finish();
+    std::fs::remove_dir_all(dir).ok();
+}
+
+criterion_group!(benches, orchestrator, aggregation, one_run);
 criterion_main!(benches);
 
 /// As the binary (src/main.rs).

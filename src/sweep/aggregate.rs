@@ -143,15 +143,20 @@ fn stream(
         rest = &rest[take..];
     }
     let mut tally = Tally::new(&spec.report);
-    // Two stages, overlapped: this thread reads each piece's records and describes its
-    // points (in parallel), a writer thread turns the previous piece into rows of the tables.
+    // Stages, overlapped: this thread reads each piece's records and describes its points
+    // (in parallel), and a writer thread per table turns earlier pieces into its rows.
     std::thread::scope(|scope| -> Result<()> {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Piece>(2);
         let kinds = &kinds;
-        let writer =
-            scope.spawn(move || write_pieces(dir, grid, kinds, baseline.is_some(), formats, rx));
+        let writer = |table: Table| {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Piece>(2);
+            let handle = scope.spawn(move || write_pieces(dir, grid, kinds, table, formats, rx));
+            (tx, handle)
+        };
+        let (runs_tx, runs_writer) = writer(Table::Runs);
+        let (summary_tx, summary_writer) = writer(Table::Summary);
+        let comparisons = baseline.map(|_| writer(Table::Comparisons));
         let mut summary = SummaryChunk::default();
-        let mut comparisons: Vec<Comparison> = Vec::new();
+        let mut pending_rows: Vec<Comparison> = Vec::new();
         for piece in pieces {
             let done: Vec<DescribedPoint> = piece
                 .par_iter()
@@ -184,26 +189,37 @@ fn stream(
             for (span, (recs, point, rows)) in piece.iter().zip(done) {
                 tally.add(span.start, &point.stats, rows.as_deref());
                 summary.push(span.start, point);
-                comparisons.extend(rows.into_iter().flatten());
+                pending_rows.extend(rows.into_iter().flatten());
                 runs.extend(span.clone());
                 records.extend(recs);
             }
-            let mut pending = vec![Piece::Runs(runs, records)];
+            // A closed channel means its writer stopped on an error: it is returned below.
+            let mut sent = runs_tx.send(Piece::Runs(runs, records)).is_ok();
             if summary.len() >= POINT_PIECE {
-                pending.push(Piece::Summary(std::mem::take(&mut summary)));
+                sent &= summary_tx
+                    .send(Piece::Summary(std::mem::take(&mut summary)))
+                    .is_ok();
             }
-            if comparisons.len() >= RUN_PIECE {
-                pending.push(Piece::Comparisons(std::mem::take(&mut comparisons)));
+            if let (Some((tx, _)), true) = (&comparisons, pending_rows.len() >= RUN_PIECE) {
+                sent &= tx
+                    .send(Piece::Comparisons(std::mem::take(&mut pending_rows)))
+                    .is_ok();
             }
-            // A closed channel means the writer stopped on an error: it is returned below.
-            if pending.into_iter().any(|p| tx.send(p).is_err()) {
+            if !sent {
                 break;
             }
         }
-        let _ = tx.send(Piece::Summary(summary));
-        let _ = tx.send(Piece::Comparisons(comparisons));
-        drop(tx);
-        writer.join().expect("the table writer does not panic")
+        let _ = summary_tx.send(Piece::Summary(summary));
+        drop((runs_tx, summary_tx));
+        let mut results = vec![runs_writer.join(), summary_writer.join()];
+        if let Some((tx, handle)) = comparisons {
+            let _ = tx.send(Piece::Comparisons(pending_rows));
+            drop(tx);
+            results.push(handle.join());
+        }
+        results
+            .into_iter()
+            .try_for_each(|r| r.expect("table writers do not panic"))
     })?;
     Ok(tally)
 }
@@ -215,41 +231,48 @@ enum Piece {
     Comparisons(Vec<Comparison>),
 }
 
-/// The writing stage: every piece received, in order, into its table; then the tables are
+/// Which table (or pair of tables) a writer thread writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Table {
+    Runs,
+    /// summary and summary_long.
+    Summary,
+    Comparisons,
+}
+
+/// A writing stage: every piece received, in order, into its table; then the table is
 /// completed (a table with no rows still gets its columns).
 fn write_pieces(
     dir: &std::path::Path,
     grid: &Grid,
     kinds: &[AxisKind],
-    compare: bool,
+    table: Table,
     formats: Formats,
     pieces: std::sync::mpsc::Receiver<Piece>,
 ) -> Result<()> {
-    let mut runs_out = TableWriter::create(dir, "runs", formats)?;
-    let mut summary_out = TableWriter::create(dir, "summary", formats)?;
-    let mut long_out = TableWriter::create(dir, "summary_long", formats)?;
-    let mut comparisons_out = match compare {
-        true => Some(TableWriter::create(dir, "comparisons", formats)?),
-        false => None,
+    let create = |stem: &str| TableWriter::create(dir, stem, formats);
+    let (mut out, mut long_out) = match table {
+        Table::Runs => (create("runs")?, None),
+        Table::Summary => (create("summary")?, Some(create("summary_long")?)),
+        Table::Comparisons => (create("comparisons")?, None),
     };
     for piece in pieces {
         match piece {
             Piece::Runs(runs, records) => {
                 let refs: Vec<Option<&RunRecord>> = records.iter().map(Option::as_ref).collect();
-                runs_out.write(&mut tables::runs_frame(grid, kinds, &runs, &refs)?)?;
+                out.write(&mut tables::runs_frame(grid, kinds, &runs, &refs)?)?;
             }
             Piece::Summary(mut chunk) => {
-                if chunk.is_empty() && !summary_out.is_empty() {
+                if chunk.is_empty() && !out.is_empty() {
                     continue;
                 }
                 let (mut wide, mut long) = chunk.take_frames(grid, kinds)?;
-                summary_out.write(&mut wide)?;
-                long_out.write(&mut long)?;
+                out.write(&mut wide)?;
+                if let Some(long_out) = &mut long_out {
+                    long_out.write(&mut long)?;
+                }
             }
             Piece::Comparisons(rows) => {
-                let Some(out) = &mut comparisons_out else {
-                    continue;
-                };
                 if rows.is_empty() && !out.is_empty() {
                     continue;
                 }
@@ -257,11 +280,9 @@ fn write_pieces(
             }
         }
     }
-    runs_out.finish()?;
-    summary_out.finish()?;
-    long_out.finish()?;
-    if let Some(out) = comparisons_out {
-        out.finish()?;
+    out.finish()?;
+    if let Some(long_out) = long_out {
+        long_out.finish()?;
     }
     Ok(())
 }

@@ -267,17 +267,19 @@ pub fn point_rows(
         .iter()
         .filter_map(|(seed, row)| Some((*seed, row.as_ref()?)))
         .collect();
+    // The runs paired by seed once, for every metric.
+    let paired_rows: Vec<(&MetricRow, &MetricRow)> = runs
+        .iter()
+        .filter_map(|(seed, row)| Some(((*row)?, *base.get(seed)?)))
+        .collect();
     let value = |row: &MetricRow, m: usize| row.f64_at(m).filter(|x| x.is_finite());
     RunSummary::metric_schema()
         .iter()
         .enumerate()
         .map(|(m, metric)| {
-            let pairs: Vec<(f64, f64)> = runs
+            let pairs: Vec<(f64, f64)> = paired_rows
                 .iter()
-                .filter_map(|(seed, row)| {
-                    let b = base.get(seed)?;
-                    Some((value((*row)?, m)?, value(b, m)?))
-                })
+                .filter_map(|(own, b)| Some((value(own, m)?, value(b, m)?)))
                 .collect();
             row(first, metric.name, &pairs)
         })

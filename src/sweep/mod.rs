@@ -28,7 +28,7 @@ pub mod spec;
 pub mod stats;
 pub mod tables;
 
-use std::collections::HashSet;
+use rustc_hash::FxHashSet;
 use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime};
 
@@ -354,7 +354,8 @@ pub fn merge(spec: &SweepSpec, grid: &Grid, dir: &Path, formats: Formats) -> Res
         let all: Vec<usize> = (0..grid.runs.len()).collect();
         capacity::replay(grid, &all, records)
     });
-    let (ids, missing, failed, runs): (HashSet<&str>, Vec<usize>, usize, usize) = match &searches {
+    let (ids, missing, failed, runs): (FxHashSet<&str>, Vec<usize>, usize, usize) = match &searches
+    {
         Some(results) => {
             let probes = results.iter().flat_map(|r| &r.runs);
             let status =
