@@ -192,3 +192,33 @@ fn the_dry_run_says_what_a_search_will_do() {
         "{stdout}"
     );
 }
+
+#[test]
+fn slurm_counts_searches_with_work_left() {
+    let tmp = Scratch::new("il-capacity", "slurm");
+    tmp.spec("cap", &search_spec(""));
+    let slurm = |out: &str| {
+        let run = tmp.run(&[
+            "sweep",
+            "cap.toml",
+            "--slurm",
+            "--array-size",
+            "2",
+            "-o",
+            out,
+        ]);
+        ok(&run);
+        String::from_utf8_lossy(&run.stdout).into_owned()
+    };
+    assert!(slurm("res").contains("array of 2 tasks over 3 searches, 3 to do"));
+    // Done locally, nothing is left; with the journal cut short (lo probes done, searches
+    // not), every search has work again.
+    ok(&tmp.run(&["sweep", "cap.toml", "-o", "res"]));
+    assert!(slurm("res").contains("3 searches, 0 to do"));
+    let journal = tmp.path("res/journal.jsonl");
+    let text = std::fs::read_to_string(&journal).unwrap();
+    let first: Vec<&str> = text.lines().take(3).collect();
+    std::fs::write(&journal, first.join("\n") + "\n").unwrap();
+    let said = slurm("res");
+    assert!(said.contains("3 searches, 3 to do"), "{said}");
+}

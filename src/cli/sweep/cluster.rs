@@ -259,17 +259,33 @@ pub fn slurm_main(args: &SweepArgs, sweeps: &[(SweepSpec, Grid)]) -> Result<Exit
     let (records, _) = RecordIndex::read(&out_dir)?;
     let assignment = shard::assign(grid, shards);
     let mut todo = vec![0usize; shards];
-    for run in &grid.runs {
-        if !records.is_ok(&run.run_id) {
-            todo[assignment[run.index]] += 1;
+    if grid.search.is_some() {
+        // A search has work while its walk over the journals stops short of an answer (a
+        // probe without a record, or one that failed and runs again).
+        let all: Vec<usize> = (0..grid.runs.len()).collect();
+        for result in sweep::capacity::replay(grid, &all, &records) {
+            if matches!(result.walk.found, sweep::search::Found::Failed(_)) {
+                todo[assignment[result.template]] += 1;
+            }
+        }
+    } else {
+        for run in &grid.runs {
+            if !records.is_ok(&run.run_id) {
+                todo[assignment[run.index]] += 1;
+            }
         }
     }
     let pending: Vec<usize> = (0..shards).filter(|&k| todo[k] > 0).collect();
     let total_todo: usize = todo.iter().sum();
     let submit = plan.submit_script_path();
+    let unit = if grid.search.is_some() {
+        "searches"
+    } else {
+        "runs"
+    };
     if !args.quiet {
         outln!(
-            "sweep {}: wrote {} (array of {shards} tasks over {runs} runs, {total_todo} to do), {} and {}",
+            "sweep {}: wrote {} (array of {shards} tasks over {runs} {unit}, {total_todo} to do), {} and {}",
             spec.name,
             plan.array_script_path().display(),
             plan.merge_script_path().display(),
