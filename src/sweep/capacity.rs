@@ -24,8 +24,8 @@ use super::journal::{JournalWriter, RunRecord};
 use super::records::Records;
 use super::runner::{params_json, run_one, Datasets, SweepProgress};
 use super::search::{bisect, Found, Probe, Walk};
-use super::stats::{describe, paired, Paired};
-use crate::{Error, Result};
+use super::stats::{describe, paired, Described, Paired};
+use crate::Result;
 
 mod table;
 pub use table::capacity_frame;
@@ -108,12 +108,7 @@ pub fn execute(
     mut progress: impl FnMut(&SweepProgress),
 ) -> Result<Executed> {
     let search = &grid.search.as_ref().expect("a search grid").search;
-    let threads = threads.min(todo.len()).max(1);
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .thread_name(|i| format!("search-{i}"))
-        .build()
-        .map_err(|e| Error::new(format!("cannot start {threads} worker threads: {e}")))?;
+    let (pool, threads) = super::runner::worker_pool(threads, todo.len(), "search")?;
     let next = AtomicUsize::new(0);
     // Set when the journal cannot be written: searches under way stop at their next probe.
     let stop = AtomicBool::new(false);
@@ -266,13 +261,9 @@ pub struct CapacityRow {
     pub template: usize,
     /// (seed, result, probes) for each of the point's searches.
     pub seeds: Vec<(u64, Found, usize)>,
-    /// Of the seeds with a capacity found: how many, and their mean, std, interval, range.
-    pub n: u64,
-    pub mean: Option<f64>,
-    pub std: Option<f64>,
-    pub ci: Option<(f64, f64)>,
-    pub min: Option<f64>,
-    pub max: Option<f64>,
+    /// The capacities of the seeds where one was found: how many, their mean, std, interval
+    /// and range.
+    pub capacity: Described,
     /// With `[compare]`, for a point that is not a baseline: the baseline's mean over the
     /// paired seeds and the paired test of the differences, with (wins, ties, losses).
     pub comparison: Option<CapacityComparison>,
@@ -351,12 +342,7 @@ pub fn rows(
         });
         rows.push(CapacityRow {
             template: first,
-            n: described.n,
-            mean: described.mean,
-            std: described.std,
-            ci: described.ci,
-            min: described.min,
-            max: described.max,
+            capacity: described,
             seeds,
             comparison,
         });

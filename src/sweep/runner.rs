@@ -144,6 +144,22 @@ pub fn params_json(grid: &Grid, run: &RunPoint) -> serde_json::Map<String, serde
         .collect()
 }
 
+/// A pool of at most `threads` workers for `jobs` jobs (no more workers than jobs: each idle
+/// one would only cost a thread), named `<name>-<i>`; returns it with its size.
+pub(super) fn worker_pool(
+    threads: usize,
+    jobs: usize,
+    name: &'static str,
+) -> Result<(rayon::ThreadPool, usize)> {
+    let threads = threads.min(jobs).max(1);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(move |i| format!("{name}-{i}"))
+        .build()
+        .map_err(|e| Error::new(format!("cannot start {threads} worker threads: {e}")))?;
+    Ok((pool, threads))
+}
+
 /// Runs `todo` (indices into `grid.runs`) on `threads` workers, journaling each record as it
 /// arrives (and keeping none: the tables read them back from the journal). Returns how many
 /// ran.
@@ -163,13 +179,7 @@ pub fn execute(
             .total_cmp(&grid.runs[a].cost)
             .then(a.cmp(&b))
     });
-    // No more workers than runs: each idle one would only cost a thread.
-    let threads = threads.min(order.len()).max(1);
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .thread_name(|i| format!("sweep-{i}"))
-        .build()
-        .map_err(|e| Error::new(format!("cannot start {threads} worker threads: {e}")))?;
+    let (pool, threads) = worker_pool(threads, order.len(), "sweep")?;
     let next = AtomicUsize::new(0);
     let (tx, rx) = mpsc::channel::<RunRecord>();
     let mut state = SweepProgress {

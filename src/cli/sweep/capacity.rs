@@ -41,14 +41,14 @@ pub fn print(grid: &Grid, rows: &[CapacityRow]) -> anyhow::Result<()> {
     let width = labels.iter().map(String::len).max().unwrap_or(0);
     for (row, label) in rows.iter().zip(&labels) {
         let seeds = row.seeds.len();
-        let mut line = match row.mean {
+        let mut line = match row.capacity.mean {
             Some(mean) => format!("  {label:<width$}  {:>9}", number(mean)),
             None => format!("  {label:<width$}  {:>9}", "-"),
         };
-        if let Some((lo, hi)) = row.ci {
+        if let Some((lo, hi)) = row.capacity.ci {
             line += &format!("  95% CI [{}, {}]", number(lo), number(hi));
         }
-        line += &format!("  found on {} of {seeds} seeds", row.n);
+        line += &format!("  found on {} of {seeds} seeds", row.capacity.n);
         let below = row.count("below_lo");
         let above = row.count("at_hi");
         let failed = row.count("failed") + row.count("missing");
@@ -88,7 +88,7 @@ pub fn print(grid: &Grid, rows: &[CapacityRow]) -> anyhow::Result<()> {
     // The first point in grid order on a tie.
     let mut best: Option<(f64, &str)> = None;
     for (row, label) in rows.iter().zip(&labels) {
-        if let Some(mean) = row.mean {
+        if let Some(mean) = row.capacity.mean {
             if best.is_none_or(|(b, _)| mean > b) {
                 best = Some((mean, label));
             }

@@ -36,13 +36,13 @@ pub fn capacity_frame(grid: &Grid, rows: &[CapacityRow], compare: bool) -> Resul
         "searched".into(),
         vec![search.path.as_str(); rows.len()],
     ));
-    columns.push(count("n", &|r| r.n));
-    columns.push(float("mean", &|r| r.mean));
-    columns.push(float("std", &|r| r.std));
-    columns.push(float("ci_low", &|r| r.ci.map(|c| c.0)));
-    columns.push(float("ci_high", &|r| r.ci.map(|c| c.1)));
-    columns.push(float("min", &|r| r.min));
-    columns.push(float("max", &|r| r.max));
+    columns.push(count("n", &|r| r.capacity.n));
+    columns.push(float("mean", &|r| r.capacity.mean));
+    columns.push(float("std", &|r| r.capacity.std));
+    columns.push(float("ci_low", &|r| r.capacity.ci.map(|c| c.0)));
+    columns.push(float("ci_high", &|r| r.capacity.ci.map(|c| c.1)));
+    columns.push(float("min", &|r| r.capacity.min));
+    columns.push(float("max", &|r| r.capacity.max));
     columns.push(count("below_lo", &|r| r.count("below_lo")));
     columns.push(count("at_hi", &|r| r.count("at_hi")));
     columns.push(count("failed", &|r| r.count("failed") + r.count("missing")));

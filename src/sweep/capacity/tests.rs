@@ -1,44 +1,19 @@
 use super::*;
 use crate::sweep::metric_row::MetricRow;
+use crate::sweep::testing::TOY;
 use crate::sweep::{expand, SweepSpec};
 
-const TOY: &str = r#"
-[hardware]
-name = "toy"
-compute_flops = 1e12
-memory_bandwidth = 1e11
-memory_capacity = 1e10
-kv_cache_capacity = 1e9
-bytes_per_param = 2
-[model]
-name = "toy"
-num_parameters = 1000000000
-num_layers = 10
-hidden_dim = 1024
-num_heads = 8
-max_seq_len = 1000
-[scheduler]
-max_num_batched_tokens = 512
-max_num_seqs = 8
-policy = "fcfs"
-enable_chunked_prefill = true
-block_size = 16
-[workload]
-arrival_pattern = "batched"
-num_requests = 5
-input_len_dist = { type = "fixed", value = 10 }
-output_len_dist = { type = "fixed", value = 5 }
-[slo]
-ttft_ms = 100
-attainment = 0.9
-"#;
+/// The shared toy config with an SLO to search against.
+fn toy() -> String {
+    format!("{TOY}[slo]\nttft_ms = 100\nattainment = 0.9\n")
+}
 
 /// A search grid over max_num_seqs (integers, so capacities are exact), policies fcfs and
 /// sif, seeds 1..=3, comparing with fcfs.
 fn grid(test: &str) -> Grid {
     let dir = std::env::temp_dir().join(format!("il-capacity-{}-{test}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("c.toml"), TOY).unwrap();
+    std::fs::write(dir.join("c.toml"), toy()).unwrap();
     let path = dir.join("spec.toml");
     let body = "name = \"c\"\nbase = \"c.toml\"\nseeds = 3\n[axes]\n\
                 scheduler.policy = [\"fcfs\", \"sif\"]\n\
@@ -120,11 +95,12 @@ fn capacities_their_interval_and_the_paired_difference_by_hand() {
     let (fcfs, sif) = (&rows[0], &rows[1]);
     let capacities: Vec<Option<f64>> = fcfs.seeds.iter().map(|s| s.1.capacity()).collect();
     assert_eq!(capacities, [Some(10.0), Some(12.0), Some(14.0)]);
-    assert_eq!((fcfs.n, fcfs.mean, fcfs.std), (3, Some(12.0), Some(2.0)));
+    let c = &fcfs.capacity;
+    assert_eq!((c.n, c.mean, c.std), (3, Some(12.0), Some(2.0)));
     // t(0.975, 2) = 4.302653: 12 +- 4.302653 x 2 / sqrt(3).
-    let (lo, hi) = fcfs.ci.unwrap();
+    let (lo, hi) = c.ci.unwrap();
     assert!((lo - (12.0 - 4.968_275)).abs() < 1e-5 && (hi - (12.0 + 4.968_275)).abs() < 1e-5);
-    assert_eq!((fcfs.min, fcfs.max), (Some(10.0), Some(14.0)));
+    assert_eq!((c.min, c.max), (Some(10.0), Some(14.0)));
     assert!(
         fcfs.comparison.is_none(),
         "the baseline is compared with nothing"
@@ -163,9 +139,13 @@ fn searches_outside_the_range_or_failing_are_counted_not_averaged() {
         ),
         (1, 1, 1)
     );
-    assert_eq!((fcfs.n, fcfs.mean, fcfs.ci), (1, Some(20.0), None));
+    let c = &fcfs.capacity;
+    assert_eq!((c.n, c.mean, c.ci), (1, Some(20.0), None));
     let sif = &rows[1];
-    assert_eq!((sif.count("failed"), sif.n, sif.mean), (3, 0, None));
+    assert_eq!(
+        (sif.count("failed"), sif.capacity.n, sif.capacity.mean),
+        (3, 0, None)
+    );
     let c = sif.comparison.as_ref().unwrap();
     assert_eq!((c.test, c.baseline_mean), (None, None), "no pairs");
     let frame = capacity_frame(&grid, &rows, true).unwrap();

@@ -1,41 +1,12 @@
 use super::*;
+use crate::sweep::testing::TOY;
 use std::path::PathBuf;
 
 /// Writes a config and a spec into a fresh folder; returns the spec.
 fn setup(test: &str, spec_body: &str) -> (PathBuf, SweepSpec) {
     let dir = std::env::temp_dir().join(format!("il-grid-{}-{test}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(
-        dir.join("c.toml"),
-        r#"
-        [hardware]
-        name = "toy"
-        compute_flops = 1e12
-        memory_bandwidth = 1e11
-        memory_capacity = 1e10
-        kv_cache_capacity = 1e9
-        bytes_per_param = 2
-        [model]
-        name = "toy"
-        num_parameters = 1000000000
-        num_layers = 10
-        hidden_dim = 1024
-        num_heads = 8
-        max_seq_len = 1000
-        [scheduler]
-        max_num_batched_tokens = 512
-        max_num_seqs = 8
-        policy = "fcfs"
-        enable_chunked_prefill = true
-        block_size = 16
-        [workload]
-        arrival_pattern = "batched"
-        num_requests = 5
-        input_len_dist = { type = "fixed", value = 10 }
-        output_len_dist = { type = "fixed", value = 5 }
-        "#,
-    )
-    .unwrap();
+    std::fs::write(dir.join("c.toml"), TOY).unwrap();
     let text = format!("name = \"g\"\nbase = \"c.toml\"\n{spec_body}");
     let path = dir.join("spec.toml");
     std::fs::write(&path, &text).unwrap();
