@@ -131,10 +131,9 @@ impl Simulator {
         // Tokens and gaps of warm-up requests are not counted (all of them without a warm-up).
         let measured = if self.warmup.active() {
             let requests = &self.requests;
-            let warmup = self.warmup;
             self.running
                 .iter()
-                .filter(|&&slot| warmup.measures(&requests[slot].spec))
+                .filter(|&&slot| requests[slot].measured)
                 .count() as u64
         } else {
             n as u64
@@ -202,7 +201,7 @@ impl Simulator {
                 let mut regular = 0;
                 for &slot in &self.running {
                     let last_token = self.requests[slot].last_token;
-                    if !self.warmup.measures(&self.requests[slot].spec) {
+                    if !self.requests[slot].measured {
                         continue;
                     }
                     if last_token == now {

@@ -22,10 +22,13 @@ pub struct Request {
     /// Simulated instant of the latest output token.
     pub last_token: f64,
     pub preemptions: u32,
+    /// Whether the statistics count this request (not `[metrics]` warm-up): decided once, as
+    /// it arrives, rather than per step.
+    pub measured: bool,
 }
 
 impl Request {
-    pub fn new(spec: RequestSpec) -> Request {
+    pub fn new(spec: RequestSpec, measured: bool) -> Request {
         Request {
             spec,
             num_computed: 0,
@@ -35,6 +38,7 @@ impl Request {
             first_token: None,
             last_token: spec.arrival,
             preemptions: 0,
+            measured,
         }
     }
 

@@ -93,7 +93,7 @@ impl Simulator {
             r.blocks.extend(self.scratch_hits.iter().map(|&(b, _)| b));
             r.num_computed = cached;
             r.num_registered = hits;
-            if self.kv.prefix_caching() && self.warmup.measures(&r.spec) {
+            if self.kv.prefix_caching() && r.measured {
                 self.metrics
                     .record_prefix_lookup(u64::from(r.total_tokens()), u64::from(cached));
             }
@@ -198,7 +198,7 @@ impl Simulator {
         r.num_computed = 0;
         r.num_registered = 0;
         r.preemptions += 1;
-        if self.warmup.measures(&r.spec) {
+        if r.measured {
             self.metrics.record_preemption();
         }
         let key = QueueKey::new(self.knobs.policy, &r.spec);

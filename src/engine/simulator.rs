@@ -238,14 +238,15 @@ impl Simulator {
     /// Moves every request that has arrived by now into the waiting queue.
     fn admit_arrivals(&mut self) {
         while let Some(spec) = self.workload.pop_arrived(self.now) {
-            if !self.warmup.measures(&spec) {
+            let measured = self.warmup.measures(&spec);
+            if !measured {
                 self.warmup_arrived += 1;
             } else if self.warmup.active() && !self.measuring {
                 // Arrivals come in time order: this is the first measured one.
                 self.measuring = true;
                 self.metrics.set_window_start(spec.arrival);
             }
-            let request = Request::new(spec);
+            let request = Request::new(spec, measured);
             let slot = match self.free_slots.pop() {
                 Some(slot) => {
                     self.requests[slot] = request;
@@ -269,7 +270,6 @@ impl Simulator {
         let now = self.now;
         let mut same_step_gaps = 0;
         let mut tokens = 0;
-        let warmup = self.warmup;
         for i in 0..self.batch.len() {
             let (slot, n) = self.batch[i];
             self.requests[slot].num_computed += n;
@@ -279,7 +279,7 @@ impl Simulator {
                 continue;
             }
             r.num_output += 1;
-            let measured = warmup.measures(&r.spec);
+            let measured = r.measured;
             tokens += u64::from(measured);
             if r.first_token.is_none() {
                 r.first_token = Some(now);
@@ -347,7 +347,7 @@ impl Simulator {
             self.reserved_blocks -= self.reservation(slot);
             let r = &mut self.requests[slot];
             self.kv.release_all(&mut r.blocks);
-            if self.warmup.measures(&r.spec) {
+            if r.measured {
                 self.metrics.record_completion(
                     r.spec.arrival,
                     r.first_token
