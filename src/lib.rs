@@ -17,6 +17,8 @@ pub mod engine;
 mod error;
 pub mod metrics;
 pub mod sweep;
+#[cfg(test)]
+mod testing;
 pub mod workload;
 
 pub use config::Config;

@@ -2,78 +2,22 @@
 //! differences agree with the runs table paired by seed, drops the table when the spec stops
 //! comparing, and gives a baseline that failed empty rows.
 
+mod common;
+
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::PathBuf;
+use std::process::Output;
 
-use polars::prelude::*;
+use common::sweep::{column_f64, column_str, describe, read_parquet, Scratch};
 
-const BIN: &str = env!("CARGO_BIN_EXE_inference-lab");
-const TINY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tiny.toml");
-
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(test: &str) -> Scratch {
-        let dir =
-            std::env::temp_dir().join(format!("il-compare-e2e-{}-{test}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-
-    fn sweep(&self, body: &str) -> Output {
-        let spec = self.0.join("spec.toml");
-        let base = toml::Value::from(TINY).to_string();
-        std::fs::write(&spec, format!("name = \"cmp\"\nbase = {base}\n{body}")).unwrap();
-        Command::new(BIN)
-            .args(["sweep", "spec.toml", "-j", "2"])
-            .current_dir(&self.0)
-            .stdin(Stdio::null())
-            .env_remove("SLURM_ARRAY_TASK_ID")
-            .env_remove("SLURM_ARRAY_TASK_COUNT")
-            .env_remove("JOB_COMPLETION_INDEX")
-            .output()
-            .unwrap()
-    }
-
-    fn results(&self) -> PathBuf {
-        self.0.join("results/cmp")
-    }
+/// A spec named `cmp` over the tiny fixture, swept on two threads.
+fn sweep(s: &Scratch, body: &str) -> Output {
+    s.spec("cmp", body);
+    s.run(&["sweep", "cmp.toml", "-j", "2"])
 }
 
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn read_parquet(path: &Path) -> DataFrame {
-    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    ParquetReader::new(file).finish().unwrap()
-}
-
-fn column_f64(df: &DataFrame, name: &str) -> Vec<Option<f64>> {
-    let c = df.column(name).unwrap().cast(&DataType::Float64).unwrap();
-    let c = c.f64().unwrap();
-    (0..c.len()).map(|i| c.get(i)).collect()
-}
-
-fn column_str(df: &DataFrame, name: &str) -> Vec<String> {
-    let c = df.column(name).unwrap().cast(&DataType::String).unwrap();
-    let c = c.str().unwrap();
-    (0..c.len())
-        .map(|i| c.get(i).unwrap_or("").to_string())
-        .collect()
-}
-
-fn describe(out: &Output) -> String {
-    format!(
-        "{:?}\n{}\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
+fn results(s: &Scratch) -> PathBuf {
+    s.path("results/cmp")
 }
 
 const GRID: &str = "seeds = 3\n[axes]\nscheduler.policy = [\"fcfs\", \"sif\", \"lof\"]\n\
@@ -81,12 +25,13 @@ const GRID: &str = "seeds = 3\n[axes]\nscheduler.policy = [\"fcfs\", \"sif\", \"
 
 #[test]
 fn comparisons_pair_the_runs_table_by_seed() {
-    let s = Scratch::new("pairs");
-    let out = s.sweep(&format!(
-        "{GRID}[compare]\nbaseline = {{ \"scheduler.policy\" = \"fcfs\" }}\n"
-    ));
+    let s = Scratch::new("il-compare-e2e", "pairs");
+    let out = sweep(
+        &s,
+        &format!("{GRID}[compare]\nbaseline = {{ \"scheduler.policy\" = \"fcfs\" }}\n"),
+    );
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
-    let dir = s.results();
+    let dir = results(&s);
     assert!(dir.join("comparisons.csv").is_file());
     let cmp = read_parquet(&dir.join("comparisons.parquet"));
     let runs = read_parquet(&dir.join("runs.parquet"));
@@ -154,7 +99,7 @@ fn comparisons_pair_the_runs_table_by_seed() {
     assert_eq!(checked, 4, "sif and lof at two budgets");
 
     // Without [compare] the next run removes the table of the earlier one.
-    let out = s.sweep(GRID);
+    let out = sweep(&s, GRID);
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     assert!(!dir.join("comparisons.csv").exists());
     assert!(!dir.join("comparisons.parquet").exists());
@@ -163,14 +108,15 @@ fn comparisons_pair_the_runs_table_by_seed() {
 
 #[test]
 fn a_baseline_that_failed_gives_rows_with_nothing_paired() {
-    let s = Scratch::new("failed");
+    let s = Scratch::new("il-compare-e2e", "failed");
     // max_num_seqs = 0 is invalid: the baseline point's runs are error rows.
-    let out = s.sweep(
+    let out = sweep(
+        &s,
         "seeds = 2\n[axes]\nscheduler.max_num_seqs = [0, 16]\n\
          [compare]\nbaseline = { \"scheduler.max_num_seqs\" = 0 }\n",
     );
     assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
-    let cmp = read_parquet(&s.results().join("comparisons.parquet"));
+    let cmp = read_parquet(&results(&s).join("comparisons.parquet"));
     assert!(cmp.height() > 10);
     assert!(column_f64(&cmp, "n").iter().all(|n| *n == Some(0.0)));
     assert!(column_f64(&cmp, "diff_mean").iter().all(Option::is_none));
@@ -179,10 +125,11 @@ fn a_baseline_that_failed_gives_rows_with_nothing_paired() {
 
 #[test]
 fn a_baseline_that_is_no_axis_value_stops_the_sweep() {
-    let s = Scratch::new("bad");
-    let out = s.sweep(&format!(
-        "{GRID}[compare]\nbaseline = {{ \"scheduler.policy\" = \"sjf_typo\" }}\n"
-    ));
+    let s = Scratch::new("il-compare-e2e", "bad");
+    let out = sweep(
+        &s,
+        &format!("{GRID}[compare]\nbaseline = {{ \"scheduler.policy\" = \"sjf_typo\" }}\n"),
+    );
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("none of the axis values"), "{err}");

@@ -27,8 +27,6 @@ pub mod slurm;
 pub mod spec;
 pub mod stats;
 pub mod tables;
-#[cfg(test)]
-mod testing;
 
 use rustc_hash::FxHashSet;
 use std::path::{Path, PathBuf};

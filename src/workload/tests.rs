@@ -2,33 +2,7 @@ use super::*;
 use crate::config::Config;
 
 fn config(workload: &str) -> Config {
-    Config::from_toml_str(&format!(
-        r#"
-        [hardware]
-        name = "toy"
-        compute_flops = 1e12
-        memory_bandwidth = 1e11
-        memory_capacity = 1e10
-        kv_cache_capacity = 1e9
-        bytes_per_param = 2
-        [model]
-        name = "toy"
-        num_parameters = 1000000000
-        num_layers = 10
-        hidden_dim = 1024
-        num_heads = 8
-        max_seq_len = 1000
-        [scheduler]
-        max_num_batched_tokens = 512
-        max_num_seqs = 8
-        policy = "fcfs"
-        enable_chunked_prefill = true
-        block_size = 16
-        [workload]
-        {workload}
-        "#
-    ))
-    .unwrap()
+    crate::testing::toy_config(workload)
 }
 
 fn drain(w: &mut Workload) -> Vec<RequestSpec> {

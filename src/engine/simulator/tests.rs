@@ -24,37 +24,11 @@ fn a_step_must_take_finite_positive_time_on_a_finite_clock() {
 #[test]
 fn a_run_past_the_request_limit_stops_with_an_error() {
     // Closed loop bounded by duration alone: validation cannot count its requests.
-    let config = Config::from_toml_str(
-        r#"
-        [hardware]
-        name = "toy"
-        compute_flops = 1e12
-        memory_bandwidth = 1e11
-        memory_capacity = 1e10
-        kv_cache_capacity = 1e9
-        bytes_per_param = 2
-        [model]
-        name = "toy"
-        num_parameters = 1000000000
-        num_layers = 10
-        hidden_dim = 1024
-        num_heads = 8
-        max_seq_len = 1000
-        [scheduler]
-        max_num_batched_tokens = 512
-        max_num_seqs = 8
-        policy = "fcfs"
-        enable_chunked_prefill = true
-        block_size = 16
-        [workload]
-        arrival_pattern = "closed_loop"
-        num_concurrent_users = 4
-        duration_secs = 1e6
-        input_len_dist = { type = "fixed", value = 10 }
-        output_len_dist = { type = "fixed", value = 2 }
-        "#,
-    )
-    .unwrap();
+    let config = crate::testing::toy_config(
+        "arrival_pattern = \"closed_loop\"\nnum_concurrent_users = 4\nduration_secs = 1e6\n\
+         input_len_dist = { type = \"fixed\", value = 10 }\n\
+         output_len_dist = { type = \"fixed\", value = 2 }",
+    );
     let mut sim = Simulator::new(&config).unwrap();
     sim.workload.set_max_requests(50);
     let err = sim.run().unwrap_err().to_string();

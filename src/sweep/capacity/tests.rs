@@ -1,11 +1,11 @@
 use super::*;
 use crate::sweep::metric_row::MetricRow;
-use crate::sweep::testing::TOY;
 use crate::sweep::{expand, SweepSpec};
+use crate::testing::toy_batched;
 
 /// The shared toy config with an SLO to search against.
 fn toy() -> String {
-    format!("{TOY}[slo]\nttft_ms = 100\nattainment = 0.9\n")
+    format!("{}[slo]\nttft_ms = 100\nattainment = 0.9\n", toy_batched())
 }
 
 /// A search grid over max_num_seqs (integers, so capacities are exact), policies fcfs and

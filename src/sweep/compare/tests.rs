@@ -3,12 +3,12 @@ use crate::sweep::journal::RunRecord;
 use crate::sweep::{expand, SweepSpec};
 use std::path::PathBuf;
 
-use crate::sweep::testing::TOY;
+use crate::testing::toy_batched;
 
 fn spec(test: &str, body: &str) -> (PathBuf, std::result::Result<SweepSpec, String>) {
     let dir = std::env::temp_dir().join(format!("il-compare-{}-{test}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("c.toml"), TOY).unwrap();
+    std::fs::write(dir.join("c.toml"), toy_batched()).unwrap();
     let path = dir.join("spec.toml");
     std::fs::write(&path, format!("name = \"c\"\nbase = \"c.toml\"\n{body}")).unwrap();
     let spec = SweepSpec::load(&path).map_err(|e| e.to_string());

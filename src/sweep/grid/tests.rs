@@ -1,12 +1,12 @@
 use super::*;
-use crate::sweep::testing::TOY;
+use crate::testing::toy_batched;
 use std::path::PathBuf;
 
 /// Writes a config and a spec into a fresh folder; returns the spec.
 fn setup(test: &str, spec_body: &str) -> (PathBuf, SweepSpec) {
     let dir = std::env::temp_dir().join(format!("il-grid-{}-{test}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("c.toml"), TOY).unwrap();
+    std::fs::write(dir.join("c.toml"), toy_batched()).unwrap();
     let text = format!("name = \"g\"\nbase = \"c.toml\"\n{spec_body}");
     let path = dir.join("spec.toml");
     std::fs::write(&path, &text).unwrap();
