@@ -3,63 +3,15 @@
 //! `validate`, and the seed-era spellings (`-t`, `policy = "sjf"`). The report's own habits (one
 //! metric vocabulary, the overload warning) are in tests/cli_report.rs.
 
+mod common;
+
+use common::cli::{describe, run, text, TempDir, ROOT, TINY};
+
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use serde_json::Value;
-
-const BIN: &str = env!("CARGO_BIN_EXE_inference-lab");
-const ROOT: &str = env!("CARGO_MANIFEST_DIR");
-const TINY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tiny.toml");
-
-/// A scratch folder under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(test: &str) -> TempDir {
-        let path = std::env::temp_dir().join(format!(
-            "inference-lab-habits-{}-{test}",
-            std::process::id()
-        ));
-        if path.exists() {
-            std::fs::remove_dir_all(&path).expect("remove a stale temp dir");
-        }
-        std::fs::create_dir_all(&path).expect("create a temp dir");
-        TempDir(path)
-    }
-
-    fn join(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn run<S: AsRef<OsStr>>(args: &[S]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .current_dir(ROOT)
-        .output()
-        .expect("run inference-lab")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8(bytes.to_vec()).expect("output is UTF-8")
-}
-
-fn describe(out: &Output) -> String {
-    format!(
-        "status {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        out.status.code(),
-        text(&out.stdout),
-        text(&out.stderr)
-    )
-}
 
 /// Asserts exit 1, nothing on stdout and one `error:` line on stderr; returns that line.
 fn one_line_error(out: &Output, what: &str) -> String {

@@ -2,57 +2,13 @@
 //! `--set` and a sweep spec; the load verdict in the `-o` JSON and the sweep's runs table; and
 //! every bad value of the new keys as a one-line error with exit code 1.
 
+mod common;
+
+use common::cli::{describe, run, TempDir, TINY};
+
 use std::ffi::OsStr;
-use std::path::PathBuf;
-use std::process::{Command, Output};
 
 use serde_json::Value;
-
-const BIN: &str = env!("CARGO_BIN_EXE_inference-lab");
-const ROOT: &str = env!("CARGO_MANIFEST_DIR");
-const TINY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tiny.toml");
-
-/// A scratch folder under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(test: &str) -> TempDir {
-        let path =
-            std::env::temp_dir().join(format!("inference-lab-slo-{}-{test}", std::process::id()));
-        if path.exists() {
-            std::fs::remove_dir_all(&path).expect("remove a stale temp dir");
-        }
-        std::fs::create_dir_all(&path).expect("create a temp dir");
-        TempDir(path)
-    }
-
-    fn join(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn run<S: AsRef<OsStr>>(args: &[S]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .current_dir(ROOT)
-        .output()
-        .expect("run inference-lab")
-}
-
-fn describe(out: &Output) -> String {
-    format!(
-        "status {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
 
 /// The tiny config with `--set` overrides, as the `-o -` JSON document.
 fn json(sets: &[&str]) -> Value {

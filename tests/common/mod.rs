@@ -146,4 +146,5 @@ prop_compose! {
         c
     }
 }
+pub mod cli;
 pub mod sweep;
