@@ -71,14 +71,17 @@ type DescribedPoint = (
     Option<Vec<Comparison>>,
 );
 
-/// A point's runs as comparisons pair them: (seed, metrics of a successful run).
-type SeedRows = Vec<(u64, Option<MetricRow>)>;
-
-fn seed_rows(grid: &Grid, runs: std::ops::Range<usize>, records: &[Option<RunRecord>]) -> SeedRows {
+/// A point's runs as comparisons pair them: (seed, metrics of a successful run), for the runs
+/// `runs` of the grid whose records are `records`.
+fn seed_rows<'a>(
+    grid: &Grid,
+    runs: std::ops::Range<usize>,
+    records: &'a [Option<RunRecord>],
+) -> Vec<(u64, Option<&'a MetricRow>)> {
     runs.zip(records)
         .map(|(i, r)| {
             let ok = r.as_ref().filter(|r| r.is_ok());
-            (grid.runs[i].seed, ok.map(|r| r.metrics.clone()))
+            (grid.runs[i].seed, ok.map(|r| &r.metrics))
         })
         .collect()
 }
@@ -112,13 +115,10 @@ fn stream(
         Some(b) => {
             let baselines = compare::baseline_points(grid, &spec.axes, b);
             let needed: HashSet<usize> = baselines.iter().flatten().copied().collect();
-            let cached: HashMap<usize, SeedRows> = spans
+            let cached: HashMap<usize, (std::ops::Range<usize>, Vec<Option<RunRecord>>)> = spans
                 .iter()
                 .filter(|s| needed.contains(&grid.runs[s.start].point))
-                .map(|s| {
-                    let rows = seed_rows(grid, s.clone(), &read(s.clone()));
-                    (grid.runs[s.start].point, rows)
-                })
+                .map(|s| (grid.runs[s.start].point, (s.clone(), read(s.clone()))))
                 .collect();
             (baselines, cached)
         }
@@ -167,17 +167,12 @@ fn stream(
                     let rows = match &is_baseline {
                         Some(is_base) if !is_base(&grid.runs[span.start]) => {
                             let id = grid.runs[span.start].point;
-                            let base = baselines[id].and_then(|b| cached.get(&b));
-                            let own: Vec<(u64, Option<&MetricRow>)> = span
-                                .clone()
-                                .zip(&recs)
-                                .map(|(i, r)| {
-                                    let ok = r.as_ref().filter(|r| r.is_ok());
-                                    (grid.runs[i].seed, ok.map(|r| &r.metrics))
-                                })
-                                .collect();
-                            let base = base.map_or(&[][..], Vec::as_slice);
-                            Some(compare::point_rows(span.start, &own, base))
+                            let base = baselines[id]
+                                .and_then(|b| cached.get(&b))
+                                .map(|(runs, recs)| seed_rows(grid, runs.clone(), recs))
+                                .unwrap_or_default();
+                            let own = seed_rows(grid, span.clone(), &recs);
+                            Some(compare::point_rows(span.start, &own, &base))
                         }
                         _ => None,
                     };

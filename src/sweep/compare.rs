@@ -233,11 +233,14 @@ pub fn comparisons(
         }
         let base = baselines[point].map(rows_of).unwrap_or_default();
         let own = rows_of(point);
-        let own: Vec<(u64, Option<&MetricRow>)> =
-            own.iter().map(|(s, r)| (*s, r.as_ref())).collect();
-        out.extend(point_rows(runs[0], &own, &base));
+        out.extend(point_rows(runs[0], &refs(&own), &refs(&base)));
     }
     out
+}
+
+/// Borrowed (seed, metrics) rows, as [`point_rows`] takes them.
+fn refs(rows: &[(u64, Option<MetricRow>)]) -> Vec<(u64, Option<&MetricRow>)> {
+    rows.iter().map(|(s, r)| (*s, r.as_ref())).collect()
 }
 
 /// Whether a run belongs to a baseline point (it has every baseline value).
@@ -261,11 +264,11 @@ pub(super) fn baseline_test<'a>(
 pub fn point_rows(
     first: usize,
     runs: &[(u64, Option<&MetricRow>)],
-    baseline: &[(u64, Option<MetricRow>)],
+    baseline: &[(u64, Option<&MetricRow>)],
 ) -> Vec<Comparison> {
     let base: HashMap<u64, &MetricRow> = baseline
         .iter()
-        .filter_map(|(seed, row)| Some((*seed, row.as_ref()?)))
+        .filter_map(|(seed, row)| Some((*seed, (*row)?)))
         .collect();
     // The runs paired by seed once, for every metric.
     let paired_rows: Vec<(&MetricRow, &MetricRow)> = runs
