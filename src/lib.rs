@@ -15,6 +15,7 @@ pub mod calibrate;
 pub mod config;
 pub mod engine;
 mod error;
+pub mod fleet;
 pub mod metrics;
 pub mod sweep;
 #[cfg(test)]
@@ -22,8 +23,8 @@ mod testing;
 pub mod workload;
 
 pub use config::Config;
-pub use engine::Simulator;
 pub use error::{shorten, shorten_quoted, Error, Result, QUOTE_LIMIT};
+pub use fleet::Simulator;
 pub use metrics::RunSummary;
 
 /// The tool version written into every result file.

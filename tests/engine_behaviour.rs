@@ -4,7 +4,7 @@
 mod common;
 
 use common::{run_checked, toy_config};
-use inference_lab::engine::StepOutcome;
+use inference_lab::fleet::StepOutcome;
 use inference_lab::Simulator;
 
 fn sched(extra: &str) -> String {

@@ -240,6 +240,10 @@ fn null_is_documented(path: &[String]) -> bool {
                 "slo_met",
                 "goodput_requests_per_s",
                 "goodput_output_tokens_per_s",
+                "replica_request_imbalance",
+                "replica_busy_imbalance",
+                "kv_transfer_ms_mean",
+                "kv_backpressure_ms_mean",
             ]
             .contains(&name)
     };

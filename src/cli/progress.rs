@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use inference_lab::engine::Progress;
+use inference_lab::fleet::Progress;
 
 pub struct RunProgress {
     bar: ProgressBar,

@@ -5,6 +5,7 @@
 //! can tell (a KV cache too small for one full-length request).
 
 pub(crate) mod check;
+mod cluster;
 mod de;
 mod hardware;
 mod model;
@@ -19,6 +20,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub use cluster::{
+    ClusterConfig, DisaggregationConfig, EngineOverrides, PoolConfig, RouterKind, MAX_REPLICAS,
+};
 pub use hardware::HardwareConfig;
 pub use model::ModelConfig;
 pub use scheduler::{Policy, SchedulerConfig};
@@ -44,6 +48,9 @@ pub struct Config {
     /// Warm-up exclusion; without it every request is measured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metrics: Option<MetricsConfig>,
+    /// A fleet of replicas behind a router; without it, one engine.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<ClusterConfig>,
     /// The folder relative paths inside the config (dataset_path) resolve against.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -111,6 +118,17 @@ impl Config {
         }
         if let Some(metrics) = &self.metrics {
             metrics.validate()?;
+        }
+        if let Some(cluster) = &self.cluster {
+            cluster.validate()?;
+            if cluster.router == RouterKind::PrefixAffinity && self.workload.dataset_path.is_none()
+            {
+                bail!(
+                    "cluster.router = \"prefix_affinity\" routes by the prompt's cached blocks, \
+                     but synthetic requests have no token content to share: use it with \
+                     workload.dataset_path, or choose another router"
+                );
+            }
         }
         let blocks = self.kv_cache_blocks()?;
         let block_size = u64::from(self.scheduler.block_size);

@@ -18,14 +18,16 @@
 //!   that: the free block count only falls, and the span stops before an allocation would
 //!   evict one of the head's prefix-cache hits;
 //! - it stops before a step that needs more blocks than are free (a preemption), at the first
-//!   step that starts at or after the next arrival, and at the first completion (which ends
+//!   step that starts at or after the driver's bound (the next instant a request could reach
+//!   the engine), and at the first completion (which ends
 //!   the span as its last step).
 //!
 //! Models with sliding-window layers, whose attention cost is not linear in the context,
 //! always take the step-by-step path.
 
 use super::compute::{StepCost, StepSums};
-use super::simulator::Simulator;
+use super::engine::Engine;
+use super::observe::Observer;
 
 /// The shortest span worth taking. Even one pure-decode step is cheaper here than through the
 /// scheduler (callgrind on qwen3_30b_a3b: 1.237 G instructions at 1, 1.248 G at 2, 1.266 G at 3).
@@ -58,10 +60,16 @@ fn phase_count(phase_start: &[usize], p: usize) -> u64 {
     (phase_start[p + 1] - phase_start[p]) as u64
 }
 
-impl Simulator {
+impl Engine {
     /// Advances a span of pure decode steps if the state allows one; returns the last step's
-    /// cost, or None (nothing changed) when the next step needs the step-by-step path.
-    pub(super) fn try_decode_span(&mut self) -> Option<StepCost> {
+    /// cost, or None (nothing changed) when the next step needs the step-by-step path. The
+    /// span's last step is the first that starts at or after `bound` (the next instant a
+    /// request could reach this engine).
+    pub(super) fn try_decode_span<O: Observer>(
+        &mut self,
+        horizon: Option<f64>,
+        obs: &mut O,
+    ) -> Option<StepCost> {
         if self.step_by_step || self.roofline.has_sliding_window() || self.running.is_empty() {
             return None;
         }
@@ -126,10 +134,9 @@ impl Simulator {
 
         let total_blocks = f64::from(self.kv.num_blocks());
         let used_before = u64::from(self.kv.num_used());
-        let next_arrival = self.workload.next_arrival();
         let n_f = n as f64;
         // Tokens and gaps of warm-up requests are not counted (all of them without a warm-up).
-        let measured = if self.warmup.active() {
+        let measured = if self.warmup_active {
             let requests = &self.requests;
             self.running
                 .iter()
@@ -145,8 +152,9 @@ impl Simulator {
         let mut now = self.now;
         let mut steps = 0u64;
         let mut last = None;
+        let mut last_start = now;
         'span: while steps < steps_left {
-            if steps > 0 && next_arrival.is_some_and(|a| a <= now) {
+            if steps > 0 && horizon.is_some_and(|a| a <= now) {
                 break;
             }
             let allocations = phase_count(&scratch.phase_start, steps as usize % block_size);
@@ -196,6 +204,7 @@ impl Simulator {
             let cost = self.roofline.price_sums(&sums);
             let kv_util = (used_before + allocated) as f64 / total_blocks;
             let end = now + cost.time;
+            last_start = now;
             let same_step_gaps = if steps == 0 {
                 // As the step-by-step path: gaps that are not exactly one step, in batch order.
                 let mut regular = 0;
@@ -207,15 +216,14 @@ impl Simulator {
                     if last_token == now {
                         regular += 1;
                     } else {
-                        self.metrics.record_gap(end - last_token);
+                        obs.gap(end - last_token);
                     }
                 }
                 regular
             } else {
                 measured
             };
-            self.metrics
-                .record_step(&cost, kv_util, measured, same_step_gaps);
+            obs.step(&cost, kv_util, measured, same_step_gaps);
             now = end;
             steps += 1;
             last = Some(cost);
@@ -251,7 +259,8 @@ impl Simulator {
             self.register_full_blocks(slot);
         }
         self.now = now;
-        self.retire_finished();
+        self.last_step_start = last_start;
+        self.retire_finished(obs);
         last
     }
 

@@ -1,16 +1,20 @@
 //! The engine: request state, the KV-cache block manager with its prefix cache, the waiting
-//! queue, the scheduler, the roofline step-time model, and the event loop that ties them.
+//! queue, the scheduler, the roofline step-time model, and the step that ties them. An engine
+//! is one replica; [`crate::fleet`] drives one or many.
 
 mod compute;
 mod decode_span;
+#[allow(clippy::module_inception)]
+mod engine;
 mod kv_cache;
+mod observe;
 mod queue;
 mod request;
 mod scheduler;
-mod simulator;
 
 pub use compute::{Roofline, StepCost, StepSums, Work};
+pub use engine::{Engine, EngineStep, Handoff};
 pub use kv_cache::{BlockId, KvCache};
+pub use observe::Observer;
 pub use queue::{QueueKey, WaitingQueue};
 pub use request::Request;
-pub use simulator::{Progress, Simulator, StepOutcome};

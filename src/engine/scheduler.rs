@@ -13,13 +13,14 @@
 //! Without chunked prefill a prompt must fit the remaining budget whole; a prompt longer than
 //! the whole budget (which vLLM would reject) is computed in budget-sized pieces.
 
+use super::engine::Engine;
+use super::observe::Observer;
 use super::queue::QueueKey;
-use super::simulator::Simulator;
 use crate::config::Policy;
 
-impl Simulator {
+impl Engine {
     /// Fills `self.batch` with (slot, new tokens). Returns whether anything was preempted.
-    pub(super) fn schedule(&mut self) -> bool {
+    pub(super) fn schedule<O: Observer>(&mut self, obs: &mut O) -> bool {
         self.batch.clear();
         let mut budget = self.knobs.max_batched;
         let mut preempted = false;
@@ -38,7 +39,7 @@ impl Simulator {
             let mut scheduled = true;
             while needed > self.requests[slot].blocks.len() as u32 + self.kv.num_free() {
                 let victim = self.pick_victim(i);
-                self.preempt(victim);
+                self.preempt(victim, obs);
                 preempted = true;
                 if victim == i {
                     scheduled = false;
@@ -94,8 +95,7 @@ impl Simulator {
             r.num_computed = cached;
             r.num_registered = hits;
             if self.kv.prefix_caching() && r.measured {
-                self.metrics
-                    .record_prefix_lookup(u64::from(r.total_tokens()), u64::from(cached));
+                obs.prefix_lookup(u64::from(r.total_tokens()), u64::from(cached));
             }
             self.grow(slot, needed);
             if n < remaining {
@@ -130,10 +130,13 @@ impl Simulator {
     /// Preemption-free mode: the blocks a request could ever need (prompt + output), reserved
     /// from its admission until it completes or is preempted. 0 in the normal mode.
     pub(super) fn reservation(&self, slot: usize) -> u64 {
+        self.reservation_of(&self.requests[slot].spec)
+    }
+
+    pub(super) fn reservation_of(&self, spec: &crate::workload::RequestSpec) -> u64 {
         if !self.knobs.preemption_free {
             return 0;
         }
-        let spec = &self.requests[slot].spec;
         u64::from(self.blocks_for(spec.prompt_len + spec.output_len))
     }
 
@@ -148,7 +151,7 @@ impl Simulator {
     }
 
     /// Allocates blocks until the request holds `needed` (the caller checked they are free).
-    fn grow(&mut self, slot: usize, needed: u32) {
+    pub(super) fn grow(&mut self, slot: usize, needed: u32) {
         let r = &mut self.requests[slot];
         while (r.blocks.len() as u32) < needed {
             let b = self.kv.allocate().expect("caller checked free blocks");
@@ -165,7 +168,7 @@ impl Simulator {
         if !self.kv.prefix_caching() || (r.preemptions == 0 && r.spec.dataset_index.is_none()) {
             return 0;
         }
-        let prompt_hashes = super::simulator::prompt_hashes(&self.dataset, r);
+        let prompt_hashes = super::engine::prompt_hashes(&self.dataset, r);
         let max_blocks = (r.total_tokens() - 1) / self.knobs.block_size;
         for index in 0..max_blocks {
             match self.kv.lookup(r.block_hash(index, prompt_hashes)) {
@@ -189,7 +192,7 @@ impl Simulator {
     }
 
     /// Recompute preemption: release the blocks, forget the KV, wait again.
-    fn preempt(&mut self, running_index: usize) {
+    fn preempt<O: Observer>(&mut self, running_index: usize, obs: &mut O) {
         let slot = self.running.remove(running_index);
         self.register_before_preemption(slot);
         self.reserved_blocks -= self.reservation(slot);
@@ -199,7 +202,7 @@ impl Simulator {
         r.num_registered = 0;
         r.preemptions += 1;
         if r.measured {
-            self.metrics.record_preemption();
+            obs.preemption();
         }
         let key = QueueKey::new(self.knobs.policy, &r.spec);
         self.waiting.push(key, slot);

@@ -1,5 +1,6 @@
 //! What a run records while it goes: per-request latencies, per-gap ITL, per-step integrals.
 
+use super::fleet::FleetMetrics;
 use super::load::{LoadCheck, LoadTimeline};
 use super::quantiles::Samples;
 use super::slo::SloTally;
@@ -132,14 +133,21 @@ impl Collector {
     /// The run's metrics. `makespan` is the simulated time from t = 0 to the last completion;
     /// rates and time-weighted means are over it (idle time counts as zero use). The load check
     /// ([`LoadCheck`]) is made only with [`with_load_check`](Collector::with_load_check).
+    ///
+    /// A fleet's collector sees every replica's steps: its time-weighted means are divided by
+    /// `replicas` (the fleet's mean replica), and `kv_cache_blocks` is the fleet's total.
     pub fn finish(
         mut self,
         makespan: f64,
         requests_total: u64,
         kv_cache_blocks: u64,
+        replicas: u64,
     ) -> RunSummary {
         let load = self.timeline.as_ref().and_then(LoadCheck::of);
         let per_s = |x: f64| if makespan > 0.0 { x / makespan } else { 0.0 };
+        let replicas = replicas as f64;
+        // x / 1.0 is x exactly: a single engine's numbers are unchanged.
+        let per_replica_s = |x: f64| per_s(x) / replicas;
         // Without a warm-up, window_start = 0 and this is `makespan` exactly.
         let window = makespan - self.window_start;
         let per_window_s = |x: f64| if window > 0.0 { x / window } else { 0.0 };
@@ -152,10 +160,10 @@ impl Collector {
             input_tokens_per_s: per_window_s(self.input_tokens as f64),
             output_tokens_per_s: per_window_s(self.output_tokens as f64),
             requests_per_s: per_window_s(self.completed as f64),
-            kv_cache_util_mean: per_s(self.kv_util_time),
-            flops_util_mean: per_s(self.flops_util_time),
-            bandwidth_util_mean: per_s(self.bandwidth_util_time),
-            busy_fraction: per_s(self.busy_time),
+            kv_cache_util_mean: per_replica_s(self.kv_util_time),
+            flops_util_mean: per_replica_s(self.flops_util_time),
+            bandwidth_util_mean: per_replica_s(self.bandwidth_util_time),
+            busy_fraction: per_replica_s(self.busy_time),
             preemptions_total: self.preemptions,
             preemptions_per_request: if requests_total > 0 {
                 self.preemptions as f64 / requests_total as f64
@@ -181,6 +189,11 @@ impl Collector {
             overloaded: load.is_some_and(|l| l.overloaded()),
             load_verdict: load.and_then(|l| l.verdict()),
             slo: self.slo.finish(self.completed, window),
+            fleet: FleetMetrics {
+                replicas: replicas as u64,
+                ..FleetMetrics::default()
+            },
+            replicas: Vec::new(),
         }
     }
 }

@@ -2,6 +2,7 @@
 //! [`EXACT_SAMPLE_LIMIT`] samples per metric; within 0.05% past it).
 
 mod collector;
+mod fleet;
 mod histogram;
 mod load;
 mod quantiles;
@@ -11,6 +12,7 @@ mod verdict;
 mod warmup;
 
 pub use collector::Collector;
+pub use fleet::{imbalance, FleetMetrics, ReplicaSummary};
 pub use load::{LoadCheck, LoadTimeline};
 pub use quantiles::{DistStats, Samples, EXACT_SAMPLE_LIMIT};
 pub use slo::{SloSummary, SloTally};

@@ -10,6 +10,7 @@
 
 use serde_json::{Map, Value};
 
+use super::fleet::{FleetMetrics, ReplicaSummary};
 use super::quantiles::DistStats;
 use super::slo::SloSummary;
 use super::verdict::LoadVerdict;
@@ -64,6 +65,10 @@ pub struct RunSummary {
     pub load_verdict: Option<LoadVerdict>,
     /// Attainment and goodput under `[slo]` (all None without one).
     pub slo: SloSummary,
+    /// Fleet-wide columns (a single engine is a fleet of one).
+    pub fleet: FleetMetrics,
+    /// Each replica's own numbers (empty for a single engine).
+    pub replicas: Vec<ReplicaSummary>,
 }
 
 /// A metric's value: counts stay integers, an undefined statistic is null.
@@ -248,6 +253,7 @@ impl RunSummary {
             value,
         }));
         m.extend(self.slo.metrics());
+        m.extend(self.fleet.metrics());
         m
     }
 
@@ -307,6 +313,10 @@ impl RunSummary {
         }
         root.insert("metrics".to_string(), Value::Object(flat));
         root.insert("overloaded".to_string(), Value::Bool(self.overloaded));
+        if !self.replicas.is_empty() {
+            let replicas = serde_json::to_value(&self.replicas).expect("plain numbers serialize");
+            root.insert("replicas".to_string(), replicas);
+        }
         Value::Object(root)
     }
 }
@@ -378,6 +388,17 @@ mod tests {
                 goodput_output_tokens_per_s: Some(19.5),
                 met: Some(false),
             },
+            fleet: FleetMetrics {
+                replicas: 20,
+                request_imbalance: Some(20.5),
+                busy_imbalance: Some(21.5),
+                kv_transfers: 22,
+                kv_transfer_bytes: 23.5,
+                kv_transfer_ms_mean: Some(24.5),
+                kv_backpressure_waits: 25,
+                kv_backpressure_ms_mean: Some(26.5),
+            },
+            replicas: Vec::new(),
         };
         let json = s.to_json();
         let flat = json["metrics"].as_object().expect("a flat metrics object");

@@ -42,7 +42,7 @@ pub struct RequestSpec {
 }
 
 /// Derives independent stream seeds from one user seed (SplitMix64 finaliser).
-fn stream_seed(seed: u64, stream: u64) -> u64 {
+pub(crate) fn stream_seed(seed: u64, stream: u64) -> u64 {
     let mut z = seed ^ stream.wrapping_mul(0x9E37_79B9_7F4A_7C15);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
@@ -176,6 +176,12 @@ impl Workload {
             self.refill();
         }
         spec
+    }
+
+    /// Releases the next request, whenever it arrives (the driver handles events in time
+    /// order, so its clock has reached that arrival).
+    pub fn pop_next(&mut self) -> Option<RequestSpec> {
+        self.pop_arrived(f64::INFINITY)
     }
 
     /// A request completed at `now`: in closed loop its user sends the next one at once.

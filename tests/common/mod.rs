@@ -2,7 +2,8 @@
 #![allow(dead_code)]
 
 use inference_lab::config::{ArrivalPattern, LengthDist, Policy};
-use inference_lab::engine::{StepCost, StepOutcome};
+use inference_lab::engine::StepCost;
+use inference_lab::fleet::StepOutcome;
 use inference_lab::{Config, RunSummary, Simulator};
 use proptest::prelude::*;
 

@@ -1,0 +1,195 @@
+//! Prefill/decode disaggregation: the KV of a prefilled request moves to a decode replica.
+//!
+//! A request prefills on a prefill replica; the step that computes its last prompt token emits
+//! its first token (its TTFT) and it leaves that replica, whose blocks are freed at once (the
+//! KV is assumed staged for transfer outside the cache, as connector-based deployments do).
+//! The decode router picks a decode replica at that instant. If the replica has room (blocks
+//! for the prompt's KV, a sequence slot) the transfer starts and holds those blocks; it takes
+//! `kv_transfer_latency_ms + bytes / kv_transfer_bandwidth`, where bytes are the prompt's KV
+//! on the decode replica. When it lands the request joins the running batch and decodes from
+//! its next step. Without room the transfer is held back (backpressure, counted and timed) in
+//! that replica's queue, first come first served, until the replica's next step boundary
+//! with room.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+
+use super::router::Router;
+use super::Replica;
+use crate::config::DisaggregationConfig;
+use crate::engine::{Engine, Handoff};
+use crate::metrics::FleetMetrics;
+
+#[derive(Debug, Clone, Copy)]
+enum Event {
+    /// A request left a prefill replica.
+    Handoff(Handoff),
+    /// A transfer into decode replica `decode` (index within the pool) landed.
+    Landed { decode: usize, slot: usize },
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Timed {
+    at: f64,
+    seq: u64,
+    event: Event,
+}
+
+impl PartialEq for Timed {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == std::cmp::Ordering::Equal
+    }
+}
+impl Eq for Timed {}
+impl PartialOrd for Timed {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Timed {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.at.total_cmp(&other.at).then(self.seq.cmp(&other.seq))
+    }
+}
+
+pub struct Disaggregation {
+    pub router: Router,
+    bandwidth: f64,
+    latency: f64,
+    /// KV bytes per token on each decode replica.
+    kv_bytes_per_token: Vec<f64>,
+    events: BinaryHeap<Reverse<Timed>>,
+    seq: u64,
+    /// Per decode replica: transfers held back for room, with the instant they were.
+    held: Vec<VecDeque<(f64, Handoff)>>,
+    in_flight: Vec<u32>,
+    transfers: u64,
+    bytes: f64,
+    transfer_time: f64,
+    waits: u64,
+    wait_time: f64,
+}
+
+impl Disaggregation {
+    pub fn new(
+        config: &DisaggregationConfig,
+        router: Router,
+        kv_bytes_per_token: Vec<f64>,
+    ) -> Self {
+        let n = kv_bytes_per_token.len();
+        Disaggregation {
+            router,
+            bandwidth: config.kv_transfer_bandwidth,
+            latency: config.kv_transfer_latency_ms / 1e3,
+            kv_bytes_per_token,
+            events: BinaryHeap::new(),
+            seq: 0,
+            held: vec![VecDeque::new(); n],
+            in_flight: vec![0; n],
+            transfers: 0,
+            bytes: 0.0,
+            transfer_time: 0.0,
+            waits: 0,
+            wait_time: 0.0,
+        }
+    }
+
+    fn push(&mut self, at: f64, event: Event) {
+        self.seq += 1;
+        self.events.push(Reverse(Timed {
+            at,
+            seq: self.seq,
+            event,
+        }));
+    }
+
+    /// A request left a prefill replica.
+    pub fn handoff(&mut self, handoff: Handoff) {
+        self.push(handoff.first_token, Event::Handoff(handoff));
+    }
+
+    /// The instant of the next handoff or landing.
+    pub fn next_event(&self) -> Option<f64> {
+        self.events.peek().map(|Reverse(t)| t.at)
+    }
+
+    /// Whether anything is still moving or held back.
+    pub fn is_idle(&self) -> bool {
+        self.events.is_empty() && self.held.iter().all(VecDeque::is_empty)
+    }
+
+    /// Decode replica `d` has transfers held back and none landing (its next step boundary
+    /// must retry them even if it has nothing to run).
+    pub fn stuck(&self, d: usize) -> bool {
+        !self.held[d].is_empty() && self.in_flight[d] == 0
+    }
+
+    /// Processes the next event against the decode replicas.
+    pub fn process_next(&mut self, decode: &mut [Replica]) {
+        let Some(Reverse(Timed { at, event, .. })) = self.events.pop() else {
+            return;
+        };
+        match event {
+            Event::Handoff(handoff) => {
+                let d = self.router.pick(at, |_| 0);
+                if self.router.needs_load() {
+                    self.router.routed(d, at);
+                }
+                decode[d].stats.routed += 1;
+                let engine = &mut decode[d].engine;
+                if self.held[d].is_empty() && engine.can_accept(&handoff.spec) {
+                    self.start(at, d, &handoff, engine);
+                } else {
+                    self.waits += 1;
+                    self.held[d].push_back((at, handoff));
+                }
+            }
+            Event::Landed { decode: d, slot } => {
+                let engine = &mut decode[d].engine;
+                engine.wait_until(at);
+                engine.end_transfer(slot);
+                self.in_flight[d] -= 1;
+            }
+        }
+    }
+
+    /// At a step boundary `now` of decode replica `d`: starts held-back transfers that fit.
+    pub fn retry(&mut self, d: usize, engine: &mut Engine) {
+        let now = engine.now();
+        while let Some(&(since, handoff)) = self.held[d].front() {
+            if !engine.can_accept(&handoff.spec) {
+                break;
+            }
+            self.held[d].pop_front();
+            self.wait_time += now - since;
+            self.start(now, d, &handoff, engine);
+        }
+    }
+
+    fn start(&mut self, at: f64, d: usize, handoff: &Handoff, engine: &mut Engine) {
+        let slot = engine.begin_transfer(handoff);
+        let bytes = f64::from(handoff.spec.prompt_len) * self.kv_bytes_per_token[d];
+        let time = transfer_time(bytes, self.bandwidth, self.latency);
+        self.in_flight[d] += 1;
+        self.transfers += 1;
+        self.bytes += bytes;
+        self.transfer_time += time;
+        self.push(at + time, Event::Landed { decode: d, slot });
+    }
+
+    /// The transfer columns of the fleet's metrics.
+    pub fn fill(&self, fleet: &mut FleetMetrics) {
+        fleet.kv_transfers = self.transfers;
+        fleet.kv_transfer_bytes = self.bytes;
+        fleet.kv_transfer_ms_mean =
+            (self.transfers > 0).then(|| self.transfer_time / self.transfers as f64 * 1e3);
+        fleet.kv_backpressure_waits = self.waits;
+        fleet.kv_backpressure_ms_mean =
+            (self.waits > 0).then(|| self.wait_time / self.waits as f64 * 1e3);
+    }
+}
+
+/// Seconds to move `bytes` of KV: a fixed latency, then the bytes at the link's bandwidth.
+pub fn transfer_time(bytes: f64, bandwidth: f64, latency: f64) -> f64 {
+    latency + bytes / bandwidth
+}

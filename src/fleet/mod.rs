@@ -1,0 +1,479 @@
+//! The driver: one clock, the workload, a router, and the engine replicas it feeds.
+//!
+//! The driver owns simulated time. Its events are the workload's arrivals, (disaggregated)
+//! handoffs and landed KV transfers, and each busy replica's next step boundary; it always
+//! handles the earliest, arrivals before a step boundary at the same instant, so a step sees
+//! every request that has arrived by its start. A replica's step may be a span of decode steps
+//! (see the engine's decode_span.rs); the driver bounds it by the next instant something could
+//! reach that replica: the next arrival or landing, and, when one replica's progress creates
+//! work for another (closed-loop users, disaggregation), the next step boundary of any other
+//! replica. So whenever the router decides, no replica has started a step after that instant.
+//!
+//! A single engine (no `[cluster]`) is a fleet of one, and gives exactly the results it gave
+//! before fleets existed.
+
+mod build;
+mod disagg;
+mod router;
+mod stats;
+mod view;
+
+use std::sync::Arc;
+
+use crate::config::{ArrivalPattern, Config, RouterKind};
+use crate::engine::{Engine, EngineStep, StepCost};
+use crate::metrics::{imbalance, Collector, RunSummary, SloTally, Warmup};
+use crate::workload::dataset::Dataset;
+use crate::workload::{stream_seed, Workload};
+use crate::{bail, Result};
+
+pub use build::Role;
+use disagg::Disaggregation;
+use router::Router;
+use stats::ReplicaStats;
+use view::StepLoad;
+
+/// The router's random stream (random, power_of_two), apart from the workload's.
+const ROUTER_STREAM: u64 = 3;
+const DECODE_ROUTER_STREAM: u64 = 4;
+
+/// A snapshot for progress displays.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Progress {
+    /// Simulated seconds.
+    pub now: f64,
+    pub completed: u64,
+    /// Requests the run will see, when known up front.
+    pub total: Option<u64>,
+    pub running: usize,
+    pub waiting: usize,
+    /// Fraction of KV blocks in use (over the fleet).
+    pub kv_cache_util: f64,
+    pub steps: u64,
+}
+
+/// What one call to [`Simulator::step`] did.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum StepOutcome {
+    /// A replica ran a forward pass (or a span of decode steps; the cost is the last one's).
+    Ran(StepCost),
+    /// No forward pass: a request arrived or moved, or a replica waited.
+    Idle,
+    /// Every request has completed and none will arrive.
+    Done,
+}
+
+struct Replica {
+    engine: Engine,
+    stats: ReplicaStats,
+    pool: String,
+    role: Role,
+}
+
+/// A whole run: a workload driving a fleet of engine replicas (one without `[cluster]`).
+pub struct Simulator {
+    replicas: Vec<Replica>,
+    workload: Workload,
+    /// Routes arrivals over the replicas that take them (all, or the prefill pool).
+    router: Router,
+    /// Replicas 0..entry take arrivals (the rest are decode replicas).
+    entry: usize,
+    disagg: Option<Disaggregation>,
+    metrics: Collector,
+    /// Which requests the statistics measure (`[metrics]` warm-up).
+    warmup: Warmup,
+    /// Warm-up requests that have arrived (left out of requests_total).
+    warmup_arrived: u64,
+    /// Whether a measured request has arrived yet (the first one starts the window).
+    measuring: bool,
+    log_interval: u64,
+    /// Whether a replica's progress can create work for another one, at instants not known in
+    /// advance (closed-loop users, disaggregation): then spans also stop at other replicas'
+    /// step boundaries.
+    coupled: bool,
+    /// prefix_affinity: the dataset whose block hashes the router looks up.
+    uses_prefix: bool,
+}
+
+impl Simulator {
+    /// A simulation of a synthetic workload (a config without workload.dataset_path).
+    pub fn new(config: &Config) -> Result<Simulator> {
+        Simulator::with_dataset(config, None)
+    }
+
+    /// A simulation that replays a loaded dataset (required when workload.dataset_path is
+    /// set).
+    pub fn with_dataset(config: &Config, dataset: Option<Arc<Dataset>>) -> Result<Simulator> {
+        config.validate()?;
+        let plans = build::plan(config)?;
+        let mut replicas = Vec::with_capacity(plans.len());
+        for plan in &plans {
+            let engine = Engine::new(&plan.config, dataset.clone())?;
+            replicas.push(Replica {
+                engine: match plan.role {
+                    Role::Prefill => engine.prefill_only(),
+                    _ => engine,
+                },
+                stats: ReplicaStats::default(),
+                pool: plan.pool.clone(),
+                role: plan.role,
+            });
+        }
+        let cluster = config.cluster.as_ref();
+        let kind = cluster.map_or(RouterKind::LeastOutstanding, |c| c.router);
+        let staleness = cluster.map_or(0.0, |c| c.router_staleness_ms / 1e3);
+        let load_cap = cluster.map_or(0, |c| c.prefix_affinity_load_cap);
+        let seed = config.workload.seed;
+        let entry = plans.iter().filter(|p| p.role != Role::Decode).count();
+        let blocks = |range: std::ops::Range<usize>| -> Vec<u32> {
+            replicas[range]
+                .iter()
+                .map(|r| r.engine.kv_blocks())
+                .collect()
+        };
+        let router = Router::new(
+            kind,
+            blocks(0..entry),
+            staleness,
+            stream_seed(seed, ROUTER_STREAM),
+            load_cap,
+        );
+        let disagg = match cluster.and_then(|c| c.disaggregation.as_ref()) {
+            None => None,
+            Some(d) => {
+                // Prefix affinity has no prompt to match at the decode side: least loaded.
+                let decode_kind = match kind {
+                    RouterKind::PrefixAffinity => RouterKind::LeastOutstanding,
+                    k => k,
+                };
+                let decode_router = Router::new(
+                    decode_kind,
+                    blocks(entry..replicas.len()),
+                    staleness,
+                    stream_seed(seed, DECODE_ROUTER_STREAM),
+                    load_cap,
+                );
+                let bytes = plans[entry..]
+                    .iter()
+                    .map(|p| p.config.kv_bytes_per_token())
+                    .collect();
+                Some(Disaggregation::new(d, decode_router, bytes))
+            }
+        };
+        let closed_loop = config.workload.arrival_pattern == ArrivalPattern::ClosedLoop;
+        Ok(Simulator {
+            coupled: (closed_loop && replicas.len() > 1) || disagg.is_some(),
+            uses_prefix: kind == RouterKind::PrefixAffinity,
+            replicas,
+            workload: Workload::new(config, dataset)?,
+            router,
+            entry,
+            disagg,
+            metrics: {
+                let metrics = Collector::with_slo(SloTally::new(config.slo));
+                // Only open-loop arrivals have an offered rate to check the served rate against.
+                if config.workload.arrival_pattern.uses_rate() {
+                    metrics.with_load_check()
+                } else {
+                    metrics
+                }
+            },
+            warmup: Warmup::new(config.metrics.as_ref()),
+            warmup_arrived: 0,
+            measuring: false,
+            log_interval: config.simulation.log_interval,
+        })
+    }
+
+    /// Runs to completion.
+    pub fn run(self) -> Result<RunSummary> {
+        self.run_with_progress(|_| {})
+    }
+
+    /// Runs to completion, calling `progress` every `simulation.log_interval` steps and once at
+    /// the end.
+    pub fn run_with_progress(mut self, mut progress: impl FnMut(&Progress)) -> Result<RunSummary> {
+        let mut reported = 0;
+        loop {
+            match self.step()? {
+                StepOutcome::Done => break,
+                StepOutcome::Ran(_) if self.metrics.steps() / self.log_interval > reported => {
+                    reported = self.metrics.steps() / self.log_interval;
+                    progress(&self.progress());
+                }
+                _ => {}
+            }
+        }
+        progress(&self.progress());
+        let summary = self.finish();
+        summary.check_finite()?;
+        Ok(summary)
+    }
+
+    /// Handles the next event: an arrival, a handoff or landed transfer, or one replica's step.
+    pub fn step(&mut self) -> Result<StepOutcome> {
+        let next = self.next_replica();
+        let at = next.map(|i| self.replicas[i].engine.now());
+        let arrival = self.workload.next_arrival();
+        let moved = self.disagg.as_ref().and_then(Disaggregation::next_event);
+        // Arrivals and transfers at a step boundary come first: the step sees them.
+        if let Some(t) = arrival.filter(|&t| at.is_none_or(|b| t <= b)) {
+            if moved.is_none_or(|m| t <= m) {
+                self.route_arrival();
+                return Ok(StepOutcome::Idle);
+            }
+        }
+        if moved.is_some_and(|m| at.is_none_or(|b| m <= b)) {
+            self.move_kv();
+            return Ok(StepOutcome::Idle);
+        }
+        let Some(i) = next else {
+            debug_assert!(self.disagg.as_ref().is_none_or(Disaggregation::is_idle));
+            return Ok(StepOutcome::Done);
+        };
+        self.step_replica(i)
+    }
+
+    /// The replica whose next step boundary comes first (the lowest index among equals), of
+    /// those with work.
+    fn next_replica(&self) -> Option<usize> {
+        let mut best: Option<(f64, usize)> = None;
+        for (i, r) in self.replicas.iter().enumerate() {
+            let stuck = r.role == Role::Decode
+                && self
+                    .disagg
+                    .as_ref()
+                    .is_some_and(|d| d.stuck(i - self.entry));
+            if (r.engine.is_idle() && !stuck) || best.is_some_and(|(t, _)| r.engine.now() >= t) {
+                continue;
+            }
+            best = Some((r.engine.now(), i));
+        }
+        best.map(|(_, i)| i)
+    }
+
+    /// Routes the next arrival to a replica.
+    fn route_arrival(&mut self) {
+        let spec = self.workload.pop_next().expect("an arrival is pending");
+        let measured = self.warmup.measures(&spec);
+        if !measured {
+            self.warmup_arrived += 1;
+        } else if self.warmup.active() && !self.measuring {
+            // Arrivals come in time order: this is the first measured one.
+            self.measuring = true;
+            self.metrics.set_window_start(spec.arrival);
+        }
+        let replicas = &self.replicas;
+        let i = if self.uses_prefix {
+            self.router.pick(spec.arrival, |i| {
+                replicas[i].engine.cached_prefix_blocks(&spec)
+            })
+        } else {
+            self.router.pick(spec.arrival, |_| 0)
+        };
+        if self.router.needs_load() {
+            self.router.routed(i, spec.arrival);
+        }
+        let r = &mut self.replicas[i];
+        r.stats.routed += 1;
+        r.engine.wait_until(spec.arrival);
+        r.engine.add_request(spec, measured);
+    }
+
+    /// Handles the next handoff or landed KV transfer.
+    fn move_kv(&mut self) {
+        let disagg = self
+            .disagg
+            .as_mut()
+            .expect("only disaggregated fleets move KV");
+        disagg.process_next(&mut self.replicas[self.entry..]);
+    }
+
+    /// Runs replica `i`'s next step, bounded by the next instant work could reach it.
+    fn step_replica(&mut self, i: usize) -> Result<StepOutcome> {
+        let mut bound = self.workload.next_arrival();
+        let mut earlier = |t: Option<f64>| {
+            if let Some(t) = t {
+                bound = Some(bound.map_or(t, |b| b.min(t)));
+            }
+        };
+        if self.coupled {
+            earlier(self.disagg.as_ref().and_then(Disaggregation::next_event));
+            for (j, r) in self.replicas.iter().enumerate() {
+                if j != i && !r.engine.is_idle() {
+                    earlier(Some(r.engine.now()));
+                }
+            }
+        }
+        let single = self.replicas.len() == 1;
+        let entry = self.entry;
+        let r = &mut self.replicas[i];
+        if let (Role::Decode, Some(d)) = (r.role, self.disagg.as_mut()) {
+            d.retry(i - entry, &mut r.engine);
+            if r.engine.is_idle() {
+                return Ok(StepOutcome::Idle); // waiting for its transfers to land
+            }
+        }
+        let outcome = if single {
+            r.engine.step(bound, &mut self.metrics)?
+        } else {
+            r.engine
+                .step(bound, &mut (&mut self.metrics, &mut r.stats))?
+        };
+        let (cost, completions) = match outcome {
+            EngineStep::Ran { cost, completions } => (cost, completions),
+            EngineStep::Blocked { preempted: true } => return Ok(StepOutcome::Idle),
+            EngineStep::Blocked { preempted: false } => {
+                let now = r.engine.now();
+                let next = [
+                    self.workload.next_arrival(),
+                    self.disagg.as_ref().and_then(Disaggregation::next_event),
+                ]
+                .into_iter()
+                .flatten()
+                .filter(|&t| t > now)
+                .min_by(f64::total_cmp);
+                if let Some(t) = next {
+                    r.engine.wait_until(t);
+                    return Ok(StepOutcome::Idle);
+                }
+                bail!(
+                    "the engine stalled at t = {now:.6} s with {} running and {} waiting \
+                     requests and nothing schedulable (this is a bug: please report it with \
+                     the config)",
+                    r.engine.num_running(),
+                    r.engine.num_waiting()
+                );
+            }
+        };
+        let now = r.engine.now();
+        for _ in 0..completions {
+            self.workload.on_completion(now);
+        }
+        let (start, kv_in_step, left) = r.engine.last_step_load();
+        let load = StepLoad {
+            start,
+            end: now,
+            kv_in_step,
+            left,
+            kv_after: r.engine.kv_blocks_used(),
+        };
+        match (r.role, self.disagg.as_mut()) {
+            (Role::Decode, Some(d)) => {
+                if d.router.needs_load() {
+                    d.router.stepped(i - entry, load);
+                }
+            }
+            (role, disagg) => {
+                if self.router.needs_load() {
+                    self.router.stepped(i, load);
+                }
+                if let (Role::Prefill, Some(d)) = (role, disagg) {
+                    for handoff in r.engine.take_handoffs() {
+                        d.handoff(handoff);
+                    }
+                }
+            }
+        }
+        if self.workload.over_limit() {
+            bail!(
+                "workload: the run reached the limit of {} requests per run at t = {:.3} s of \
+                 simulated time and would go on (duration_secs alone does not bound it): set \
+                 num_requests <= {0}, or shorten duration_secs",
+                self.workload.max_requests(),
+                now
+            );
+        }
+        Ok(StepOutcome::Ran(cost))
+    }
+
+    pub fn progress(&self) -> Progress {
+        let engines = || self.replicas.iter().map(|r| &r.engine);
+        let used: u64 = engines().map(|e| u64::from(e.kv_blocks_used())).sum();
+        let blocks: u64 = engines().map(|e| u64::from(e.kv_blocks())).sum();
+        Progress {
+            now: self.now(),
+            completed: engines().map(Engine::completed).sum(),
+            total: self.workload.expected_total(),
+            running: engines().map(Engine::num_running).sum(),
+            waiting: engines().map(Engine::num_waiting).sum(),
+            kv_cache_util: used as f64 / blocks as f64,
+            steps: self.metrics.steps(),
+        }
+    }
+
+    /// Simulated seconds so far: the latest step boundary of any replica.
+    pub fn now(&self) -> f64 {
+        self.replicas
+            .iter()
+            .map(|r| r.engine.now())
+            .fold(0.0, f64::max)
+    }
+
+    /// Running requests' (id, tokens computed, tokens generated) over the fleet, for tests
+    /// and inspection.
+    pub fn running(&self) -> impl Iterator<Item = (u64, u32, u32)> + '_ {
+        self.replicas.iter().flat_map(|r| r.engine.running())
+    }
+
+    pub fn num_waiting(&self) -> usize {
+        self.replicas.iter().map(|r| r.engine.num_waiting()).sum()
+    }
+
+    /// Requests generated by the workload so far (arrived or pending).
+    pub fn num_generated(&self) -> u64 {
+        self.workload.generated()
+    }
+
+    pub fn kv_blocks_used(&self) -> u64 {
+        self.replicas
+            .iter()
+            .map(|r| u64::from(r.engine.kv_blocks_used()))
+            .sum()
+    }
+
+    /// Checks every replica's invariants (see [`Engine::check_invariants`]).
+    pub fn check_invariants(&self) -> std::result::Result<(), String> {
+        for (i, r) in self.replicas.iter().enumerate() {
+            r.engine
+                .check_invariants()
+                .map_err(|e| format!("replica {i}: {e}"))?;
+        }
+        Ok(())
+    }
+
+    /// Ends the run now and summarises it (for callers driving [`step`](Self::step) themselves).
+    pub fn into_summary(self) -> RunSummary {
+        self.finish()
+    }
+
+    fn finish(self) -> RunSummary {
+        let total = self.workload.generated() - self.warmup_arrived;
+        let engines = || self.replicas.iter().map(|r| &r.engine);
+        let blocks: u64 = engines().map(|e| u64::from(e.kv_blocks())).sum();
+        let makespan = engines().map(Engine::last_completion).fold(0.0, f64::max);
+        let n = self.replicas.len();
+        let mut summary = self.metrics.finish(makespan, total, blocks, n as u64);
+        if n > 1 {
+            summary.replicas = self
+                .replicas
+                .iter()
+                .enumerate()
+                .map(|(i, r)| r.stats.summary(i, &r.pool, makespan))
+                .collect();
+            let entry = &summary.replicas[..self.entry];
+            summary.fleet.request_imbalance = imbalance(entry.iter().map(|r| r.requests as f64));
+            summary.fleet.busy_imbalance = imbalance(entry.iter().map(|r| r.busy_fraction));
+        } else {
+            summary.fleet.request_imbalance = Some(1.0);
+            summary.fleet.busy_imbalance = Some(1.0);
+        }
+        if let Some(d) = &self.disagg {
+            d.fill(&mut summary.fleet);
+        }
+        summary
+    }
+}
+
+#[cfg(test)]
+mod tests;

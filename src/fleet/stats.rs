@@ -1,0 +1,67 @@
+//! Each replica's own tallies, an [`Observer`] beside the fleet's collector.
+
+use crate::engine::{Observer, StepCost};
+use crate::metrics::ReplicaSummary;
+
+#[derive(Debug, Clone, Default)]
+pub struct ReplicaStats {
+    /// Requests sent to the replica (decode replicas: transfers into it).
+    pub routed: u64,
+    completed: u64,
+    output_tokens: u64,
+    busy_time: f64,
+    kv_util_time: f64,
+    flops_util_time: f64,
+    bandwidth_util_time: f64,
+    steps: u64,
+    preemptions: u64,
+    prefix_hit_tokens: u64,
+    prefix_lookup_tokens: u64,
+}
+
+impl Observer for ReplicaStats {
+    fn step(&mut self, cost: &StepCost, kv_util: f64, tokens: u64, _same_step_gaps: u64) {
+        self.steps += 1;
+        self.output_tokens += tokens;
+        self.busy_time += cost.time;
+        self.kv_util_time += kv_util * cost.time;
+        self.flops_util_time += cost.flops_util * cost.time;
+        self.bandwidth_util_time += cost.bandwidth_util * cost.time;
+    }
+    fn gap(&mut self, _gap: f64) {}
+    fn preemption(&mut self) {
+        self.preemptions += 1;
+    }
+    fn prefix_lookup(&mut self, queried: u64, hit: u64) {
+        self.prefix_lookup_tokens += queried;
+        self.prefix_hit_tokens += hit;
+    }
+    fn completion(&mut self, _arrival: f64, _first: f64, _now: f64, _prompt: u32, _output: u32) {
+        self.completed += 1;
+    }
+}
+
+impl ReplicaStats {
+    /// The replica's numbers over the fleet's makespan.
+    pub fn summary(&self, index: usize, pool: &str, makespan: f64) -> ReplicaSummary {
+        let per_s = |x: f64| if makespan > 0.0 { x / makespan } else { 0.0 };
+        ReplicaSummary {
+            index,
+            pool: pool.to_string(),
+            requests: self.routed,
+            requests_completed: self.completed,
+            output_tokens_per_s: per_s(self.output_tokens as f64),
+            busy_fraction: per_s(self.busy_time),
+            kv_cache_util_mean: per_s(self.kv_util_time),
+            flops_util_mean: per_s(self.flops_util_time),
+            bandwidth_util_mean: per_s(self.bandwidth_util_time),
+            preemptions: self.preemptions,
+            prefix_cache_hit_rate: if self.prefix_lookup_tokens > 0 {
+                self.prefix_hit_tokens as f64 / self.prefix_lookup_tokens as f64
+            } else {
+                0.0
+            },
+            steps: self.steps,
+        }
+    }
+}
