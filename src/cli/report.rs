@@ -51,6 +51,22 @@ pub fn print_summary(out: &mut impl Write, config: &Config, s: &RunSummary) -> i
         w.arrival_pattern.name(),
         w.seed
     )?;
+    if let Some(cluster) = &config.cluster {
+        let fleet = &s.fleet;
+        let disaggregated = match &cluster.disaggregation {
+            Some(d) => format!(
+                " ({} prefill, {} decode)",
+                d.prefill_replicas, d.decode_replicas
+            ),
+            None => String::new(),
+        };
+        writeln!(
+            out,
+            "{} replicas{disaggregated}, {} router",
+            fleet.replicas,
+            cluster.router.name()
+        )?;
+    }
 
     let mut latency = Table::new("Latency (ms)");
     latency.header = Some(
@@ -110,7 +126,63 @@ pub fn print_summary(out: &mut impl Write, config: &Config, s: &RunSummary) -> i
     for table in singles {
         write_table(out, table, &layout)?;
     }
+    if !s.replicas.is_empty() {
+        let (replicas, others) = fleet_tables(s);
+        write_table(out, &replicas, &Layout::of(&[&replicas], 6, 10))?;
+        let refs: Vec<&Table> = others.iter().collect();
+        for table in &others {
+            write_table(out, table, &Layout::of(&refs, 22, 16))?;
+        }
+    }
     Ok(())
+}
+
+/// A fleet's per-replica table, its imbalance, and its KV transfers when disaggregated.
+fn fleet_tables(s: &RunSummary) -> (Table, Vec<Table>) {
+    let mut replicas = Table::new("Replicas");
+    replicas.header = Some(
+        [
+            "pool",
+            "requests",
+            "done",
+            "busy",
+            "KV",
+            "preempted",
+            "prefix hit",
+        ]
+        .map(String::from)
+        .to_vec(),
+    );
+    for r in &s.replicas {
+        replicas.row(
+            &format!("#{}", r.index),
+            vec![
+                r.pool.clone(),
+                count(r.requests),
+                count(r.requests_completed),
+                pct(r.busy_fraction),
+                pct(r.kv_cache_util_mean),
+                count(r.preemptions),
+                pct(r.prefix_cache_hit_rate),
+            ],
+        );
+    }
+    let f = &s.fleet;
+    let ratio = |x: Option<f64>| x.map_or("-".to_string(), |x| number(x, 3));
+    let mut balance = Table::new("Balance (max / mean over routed replicas)");
+    balance.row("requests", vec![ratio(f.request_imbalance)]);
+    balance.row("busy", vec![ratio(f.busy_imbalance)]);
+    let mut tables = vec![balance];
+    if f.kv_transfers > 0 {
+        let mut transfers = Table::new("KV transfers");
+        transfers.row("transfers", vec![count(f.kv_transfers)]);
+        transfers.row("GB moved", vec![number(f.kv_transfer_bytes / 1e9, 3)]);
+        transfers.row("mean time (ms)", vec![ms(f.kv_transfer_ms_mean)]);
+        transfers.row("held back", vec![count(f.kv_backpressure_waits)]);
+        transfers.row("mean hold (ms)", vec![ms(f.kv_backpressure_ms_mean)]);
+        tables.push(transfers);
+    }
+    (replicas, tables)
 }
 
 /// Warns on stderr when an open-loop run could not keep up with its arrivals: its load

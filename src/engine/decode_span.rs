@@ -273,9 +273,7 @@ impl Engine {
         budget_left: u32,
         scratch: &mut SpanScratch,
     ) -> Result<Option<BlockedHead>, ()> {
-        if self.waiting.is_empty()
-            || budget_left == 0
-            || self.running.len() as u32 >= self.knobs.max_seqs
+        if self.waiting.is_empty() || budget_left == 0 || self.seqs_in_use() >= self.knobs.max_seqs
         {
             return Ok(None);
         }
@@ -312,7 +310,8 @@ impl Engine {
     }
 
     /// Whether the blocked head would be admitted with only its first `hits` cached blocks
-    /// left and `free` free blocks, the way the scheduler decides it.
+    /// left and `free` free blocks: the scheduler's own rule ([`Engine::admits`]), with no
+    /// partial prefill in a batch of decodes.
     fn head_fits(
         &self,
         head: BlockedHead,
@@ -321,15 +320,8 @@ impl Engine {
         free: u64,
         scratch: &SpanScratch,
     ) -> bool {
-        let cached = hits * self.knobs.block_size;
-        let remaining = head.total_tokens - cached;
-        // Without chunked prefill a prompt that does not fit the budget left by the decodes
-        // keeps waiting (the budget is the same every step of the span).
-        let Some(tokens) = self.tokens_for(remaining, true, budget_left) else {
-            return false;
-        };
-        let needed = u64::from(self.blocks_for(cached + tokens) - hits);
-        let evictable = u64::from(scratch.evictable_before[hits as usize]);
-        needed + evictable <= free
+        let evictable = scratch.evictable_before[hits as usize];
+        self.admits(head.total_tokens, hits, evictable, budget_left, 0, free)
+            .is_some()
     }
 }

@@ -186,6 +186,11 @@ impl Engine {
         self.running.is_empty() && self.waiting.is_empty()
     }
 
+    /// Sequences counted against max_num_seqs: running, and (decode replica) arriving.
+    pub(super) fn seqs_in_use(&self) -> u32 {
+        (self.running.len() + self.transferring.len()) as u32
+    }
+
     /// Decode replica: requests whose KV is still arriving.
     pub fn num_transferring(&self) -> usize {
         self.transferring.len()
@@ -366,9 +371,8 @@ impl Engine {
     /// preemption-free mode).
     pub fn can_accept(&self, spec: &RequestSpec) -> bool {
         let blocks = self.blocks_for(spec.prompt_len);
-        let seqs = self.running.len() + self.transferring.len();
         blocks <= self.kv.num_free()
-            && (seqs as u32) < self.knobs.max_seqs
+            && self.seqs_in_use() < self.knobs.max_seqs
             && self.reservation_fits(self.reservation_of(spec))
     }
 
@@ -516,8 +520,12 @@ impl Engine {
                 return Err(format!("waiting request {} holds KV", r.spec.id));
             }
         }
-        if self.running.len() > self.knobs.max_seqs as usize {
-            return Err(format!("{} running > max_num_seqs", self.running.len()));
+        if self.seqs_in_use() > self.knobs.max_seqs {
+            return Err(format!(
+                "{} running and {} arriving > max_num_seqs",
+                self.running.len(),
+                self.transferring.len()
+            ));
         }
         // Shared prefix blocks are counted once per holder, so this is an upper bound.
         if referenced < u64::from(self.kv.num_used()) {

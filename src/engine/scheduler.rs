@@ -61,29 +61,24 @@ impl Engine {
         if preempted {
             return true;
         }
-        while budget > 0 && (self.running.len() as u32) < self.knobs.max_seqs {
+        while budget > 0 && self.seqs_in_use() < self.knobs.max_seqs {
             let Some(slot) = self.waiting.peek() else {
                 break;
             };
             let hits = self.lookup_prefix(slot);
-            let r = &self.requests[slot];
-            let cached = hits * self.knobs.block_size;
-            let remaining = r.total_tokens() - cached;
-            let Some(n) = self.tokens_for(remaining, true, budget) else {
+            let total = self.requests[slot].total_tokens();
+            let evictable_hits = self.scratch_hits.iter().filter(|&&(_, e)| e).count() as u32;
+            let free = u64::from(self.kv.num_free());
+            let Some(n) = self.admits(total, hits, evictable_hits, budget, partial, free) else {
                 break;
             };
-            if n < remaining && partial >= self.knobs.max_partial {
-                break;
-            }
             let reservation = self.reservation(slot);
             if !self.reservation_fits(reservation) {
                 break;
             }
+            let cached = hits * self.knobs.block_size;
+            let remaining = total - cached;
             let needed = self.blocks_for(cached + n);
-            let evictable_hits = self.scratch_hits.iter().filter(|&&(_, e)| e).count() as u32;
-            if needed - hits > self.kv.num_free() - evictable_hits {
-                break;
-            }
             // Commit the admission.
             self.waiting.pop();
             self.reserved_blocks += reservation;
@@ -106,6 +101,30 @@ impl Engine {
             budget -= n;
         }
         false
+    }
+
+    /// The admission rule, in one place for the scheduler and the decode fast path: whether a
+    /// waiting request of `total` tokens whose first `hits` blocks are in the prefix cache
+    /// (`evictable` of them sitting in the free queue, which admitting takes out of it) gets
+    /// in with `budget` tokens of the step left, `partial` partial prefills already in the
+    /// batch and `free` free blocks. Returns the tokens it computes this step.
+    pub(super) fn admits(
+        &self,
+        total: u32,
+        hits: u32,
+        evictable: u32,
+        budget: u32,
+        partial: u32,
+        free: u64,
+    ) -> Option<u32> {
+        let cached = hits * self.knobs.block_size;
+        let remaining = total - cached;
+        let n = self.tokens_for(remaining, true, budget)?;
+        if n < remaining && partial >= self.knobs.max_partial {
+            return None;
+        }
+        let needed = self.blocks_for(cached + n) - hits;
+        (u64::from(needed) + u64::from(evictable) <= free).then_some(n)
     }
 
     /// How many tokens a request with `remaining` tokens to compute gets from `budget`, or None

@@ -291,17 +291,21 @@ pub fn config_with_overrides(base_path: &Path, overrides: &[(String, Value)]) ->
     Ok(config)
 }
 
-/// Sets `section.field` in a config table, creating the section if the base lacks it.
+/// Sets `section.field` (or `cluster.disaggregation.field`) in a config table, creating the
+/// tables the base lacks.
 fn set_path(table: &mut Table, path: &str, value: Value) {
-    let (section, field) = path.split_once('.').expect("spec paths are section.field");
-    let entry = table
-        .entry(section.to_string())
-        .or_insert_with(|| Value::Table(Table::new()));
-    if let Value::Table(t) = entry {
-        t.insert(field.to_string(), value);
-    } else {
-        *entry = Value::Table(Table::from_iter([(field.to_string(), value)]));
+    let (tables, field) = path.rsplit_once('.').expect("spec paths are section.field");
+    let mut node = table;
+    for key in tables.split('.') {
+        let entry = node
+            .entry(key.to_string())
+            .or_insert_with(|| Value::Table(Table::new()));
+        if !entry.is_table() {
+            *entry = Value::Table(Table::new());
+        }
+        node = entry.as_table_mut().expect("made a table above");
     }
+    node.insert(field.to_string(), value);
 }
 
 fn is_excluded(spec: &SweepSpec, columns: &[String], params: &[Value]) -> bool {

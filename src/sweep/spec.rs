@@ -94,7 +94,7 @@ pub struct SweepSpec {
 }
 
 const TOP_KEYS: &str = "name, base, seeds, set, axes, zip, exclude, compare, report";
-const SECTIONS: [&str; 7] = [
+const SECTIONS: [&str; 8] = [
     "hardware",
     "model",
     "scheduler",
@@ -102,6 +102,7 @@ const SECTIONS: [&str; 7] = [
     "simulation",
     "slo",
     "metrics",
+    "cluster",
 ];
 
 impl SweepSpec {
@@ -396,14 +397,17 @@ pub(super) fn flatten(table: &Table, where_: &str) -> Result<Vec<(String, Value)
 /// Checks that `path` is `section.field` with a known section; `where_` names the place it was
 /// given (`set`, `axes`, `--set`) in the error.
 pub(crate) fn check_path(path: &str, where_: &str) -> Result<()> {
-    let mut parts = path.split('.');
-    let section = parts.next().unwrap_or("");
-    if !SECTIONS.contains(&section)
-        || parts.next().is_none_or(str::is_empty)
-        || parts.next().is_some()
-    {
+    let parts: Vec<&str> = path.split('.').collect();
+    let well_formed = match parts[..] {
+        [section, field] => SECTIONS.contains(&section) && !field.is_empty(),
+        // The one nested section a fleet question sweeps.
+        ["cluster", "disaggregation", field] => !field.is_empty(),
+        _ => false,
+    };
+    if !well_formed {
         bail!(
-            "[{where_}] {path:?}: paths are section.field with sections {}",
+            "[{where_}] {path:?}: paths are section.field (or cluster.disaggregation.field) \
+             with sections {}",
             SECTIONS.join(", ")
         );
     }
