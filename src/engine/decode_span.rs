@@ -145,7 +145,7 @@ impl Engine {
         } else {
             n as u64
         };
-        let mut queue = self.kv.free_queue();
+        let mut queue = self.kv.free_stamps();
         let mut head_hits_left = head.map_or(0, |h| h.hits);
         let mut next_head_hit = 0;
         let mut allocated = 0u64;
@@ -169,9 +169,9 @@ impl Engine {
                 let mut hits = head_hits_left;
                 let mut next_hit = next_head_hit;
                 for _ in 0..allocations {
-                    let b = ahead.next().expect("the span checked free blocks");
+                    let taken = ahead.next().expect("the span checked free blocks");
                     if let Some(&(stamp, index)) = scratch.head_hits.get(next_hit) {
-                        if self.kv.queue_stamp(b) == stamp {
+                        if taken == stamp {
                             hits = hits.min(index);
                             next_hit += 1;
                         }
@@ -228,7 +228,6 @@ impl Engine {
             steps += 1;
             last = Some(cost);
         }
-        drop(queue);
         if steps == 0 {
             self.span_scratch = scratch;
             return None;

@@ -1,20 +1,27 @@
 //! The paged KV cache: fixed-size blocks, reference counts, and a prefix cache.
 //!
-//! Every block that is not referenced by a running request sits in one free queue, oldest
+//! Every block that is not referenced by a running request waits in one free queue, oldest
 //! release first. A block that was full when it was released keeps its content hash, so a
 //! later request whose token prefix hashes the same can take it back (a prefix-cache hit)
-//! instead of recomputing it; allocation takes from the front of the queue, evicting the least
-//! recently released cached block. The queue is an intrusive doubly linked list, so taking a
-//! cached block out of the middle on a hit costs O(1).
+//! instead of recomputing it; allocation takes the front of the queue, evicting the least
+//! recently released cached block.
 //!
-//! Per-block state (28 bytes) is allocated as blocks are first used, not up front: a cache of
-//! 10^9 blocks that a run only ever touches 10^4 of costs 10^4 blocks' memory and no start-up
-//! time. At the start every block is free, queued in block order, so the blocks never used yet
-//! are always the front of the queue, in order: allocation takes block `materialized` (the
-//! lowest never-used one) while there is one, which is exactly what the eager queue would hand
-//! out, and only the blocks below `materialized` live in the linked list.
+//! Each release gets a stamp (a counter), and the queue is the free blocks in stamp order. Two
+//! kinds of free block share it:
+//! - *cached* ones (holding a hash) sit in an intrusive doubly linked list in stamp order, so
+//!   a hit takes one out of the middle in O(1);
+//! - *plain* ones (no hash) are interchangeable: nobody can ever find their content. Only how
+//!   many there are and their stamps matter, so their stamps wait in a FIFO while the blocks
+//!   themselves wait in a LIFO stack: an allocation whose turn falls on a plain stamp takes the
+//!   most recently released plain block, whose state is still in the processor's cache. The
+//!   order in which hashes are evicted, and with it every result, is the single queue's.
+//!
+//! Per-block state is allocated as blocks are first used, not up front: a cache of 10^9 blocks
+//! that a run only ever touches 10^4 of costs 10^4 blocks' memory and no start-up time. At the
+//! start every block is a plain free block queued in block order (stamps 0..num_blocks, before
+//! any release's); a block is materialized only when an allocation finds no used plain block.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 
 /// Block content hashes are already uniformly mixed 64-bit values, so the prefix-cache map uses
@@ -43,27 +50,49 @@ type CacheMap = HashMap<u64, BlockId, BuildHasherDefault<PrehashedKey>>;
 
 pub type BlockId = u32;
 
-/// Marks "no block" in the free-queue links, and "no hash" in `hash`.
+/// Marks "no block" in the free-queue links, and "no hash" in a block's state.
 const NONE: u32 = u32::MAX;
 const NO_HASH: u64 = 0;
 
+/// A cached block's state, together so that an operation on it touches one cache line.
+///
+/// Only cached blocks (holding a hash) can be shared, so only theirs is kept up to date: a
+/// plain block is referenced once while in use and not at all while free, and which it is
+/// follows from where it is. Allocating and releasing plain blocks, nearly all of them in a
+/// run without shared prompts, so never touch this state (it is cold by the time a long
+/// request releases its blocks).
+#[derive(Debug, Clone, Copy)]
+struct Block {
+    /// Content hash of a full block registered in the prefix cache, or NO_HASH.
+    hash: u64,
+    /// When a cached free block joined the queue.
+    queued_at: u64,
+    /// References (cached blocks only).
+    ref_count: u32,
+    /// Links of the cached part of the free queue.
+    prev: u32,
+    next: u32,
+}
+
 #[derive(Debug, Clone)]
 pub struct KvCache {
-    /// Blocks the cache has (the per-block arrays hold only the first `materialized()`).
+    /// Blocks the cache has (`blocks` holds only the materialized ones).
     num_blocks: u32,
-    ref_count: Vec<u32>,
-    /// Content hash of a full block registered in the prefix cache, or NO_HASH.
-    hash: Vec<u64>,
-    prev: Vec<u32>,
-    next: Vec<u32>,
-    /// Front and back of the linked part of the free queue (used blocks that were released).
+    blocks: Vec<Block>,
+    /// Whether each materialized block holds a hash (a small array that stays in cache).
+    hashed: Vec<bool>,
+    /// Front and back of the cached free blocks, in stamp order.
     head: u32,
     tail: u32,
-    /// Free blocks, never-used ones included.
+    /// Used plain free blocks, most recently released last.
+    plain: Vec<BlockId>,
+    /// Stamps of plain free blocks released so far, oldest first (the never-used blocks'
+    /// stamps, `fresh_stamp..num_blocks`, come before all of them).
+    plain_stamps: VecDeque<u64>,
+    /// The oldest never-used stamp not yet taken by an allocation.
+    fresh_stamp: u64,
+    /// Free blocks: plain (never-used included) and cached.
     num_free: u32,
-    /// When each block last joined the free queue: the queue is in increasing stamp order. A
-    /// never-used block b was queued at the start, with stamp b.
-    queued_at: Vec<u64>,
     pushes: u64,
     cached: CacheMap,
     prefix_caching: bool,
@@ -74,14 +103,14 @@ impl KvCache {
     pub fn new(num_blocks: u32, prefix_caching: bool) -> KvCache {
         KvCache {
             num_blocks,
-            ref_count: Vec::new(),
-            hash: Vec::new(),
-            prev: Vec::new(),
-            next: Vec::new(),
+            blocks: Vec::new(),
+            hashed: Vec::new(),
             head: NONE,
             tail: NONE,
+            plain: Vec::new(),
+            plain_stamps: VecDeque::new(),
+            fresh_stamp: 0,
             num_free: num_blocks,
-            queued_at: Vec::new(),
             pushes: u64::from(num_blocks),
             cached: CacheMap::default(),
             prefix_caching,
@@ -94,7 +123,7 @@ impl KvCache {
 
     /// Blocks used at least once so far (the ones with per-block state).
     pub fn materialized(&self) -> u32 {
-        self.ref_count.len() as u32
+        self.blocks.len() as u32
     }
 
     /// Blocks that an allocation can take (truly free ones and evictable cached ones).
@@ -111,41 +140,79 @@ impl KvCache {
         self.prefix_caching
     }
 
-    /// Takes the least recently released block, evicting its cached content.
-    pub fn allocate(&mut self) -> Option<BlockId> {
-        if self.materialized() < self.num_blocks {
-            // The front of the queue is the lowest never-used block (see the module doc).
-            let b = self.materialized();
-            self.ref_count.push(1);
-            self.hash.push(NO_HASH);
-            self.prev.push(NONE);
-            self.next.push(NONE);
-            self.queued_at.push(u64::from(b));
-            self.num_free -= 1;
-            return Some(b);
+    /// The stamp of the oldest plain free block, if any.
+    fn oldest_plain(&self) -> Option<u64> {
+        if self.fresh_stamp < u64::from(self.num_blocks) {
+            Some(self.fresh_stamp)
+        } else {
+            self.plain_stamps.front().copied()
         }
-        let b = self.head;
-        if b == NONE {
-            return None;
-        }
-        self.unlink(b);
-        let h = std::mem::replace(&mut self.hash[b as usize], NO_HASH);
-        if h != NO_HASH {
-            self.cached.remove(&h);
-        }
-        self.ref_count[b as usize] = 1;
-        Some(b)
     }
 
-    /// Releases one reference; a block nobody references goes to the back of the free queue
+    /// Takes the front of the free queue: a plain block, or the least recently released
+    /// cached block, whose content is evicted.
+    pub fn allocate(&mut self) -> Option<BlockId> {
+        let cached = (self.head != NONE).then(|| self.blocks[self.head as usize].queued_at);
+        match (self.oldest_plain(), cached) {
+            (None, None) => None,
+            (Some(p), c) if c.is_none_or(|c| p < c) => {
+                if self.fresh_stamp < u64::from(self.num_blocks) {
+                    self.fresh_stamp += 1;
+                } else {
+                    self.plain_stamps.pop_front();
+                }
+                self.num_free -= 1;
+                Some(self.plain.pop().unwrap_or_else(|| {
+                    self.blocks.push(Block {
+                        hash: NO_HASH,
+                        queued_at: 0,
+                        ref_count: 0,
+                        prev: NONE,
+                        next: NONE,
+                    });
+                    self.hashed.push(false);
+                    self.materialized() - 1
+                }))
+            }
+            _ => {
+                let b = self.head;
+                self.unlink(b);
+                let h = std::mem::replace(&mut self.blocks[b as usize].hash, NO_HASH);
+                self.hashed[b as usize] = false;
+                self.cached.remove(&h);
+                Some(b)
+            }
+        }
+    }
+
+    /// Releases one reference; a block nobody references joins the back of the free queue
     /// (and stays findable by its hash until it is evicted).
     pub fn release(&mut self, b: BlockId) {
-        let rc = &mut self.ref_count[b as usize];
-        debug_assert!(*rc > 0, "double free of block {b}");
-        *rc -= 1;
-        if *rc == 0 {
-            self.push_back(b);
+        let stamp = self.pushes;
+        if !self.hashed[b as usize] {
+            self.pushes += 1;
+            self.num_free += 1;
+            self.plain.push(b);
+            self.plain_stamps.push_back(stamp);
+            return;
         }
+        let block = &mut self.blocks[b as usize];
+        debug_assert!(block.ref_count > 0, "double free of block {b}");
+        block.ref_count -= 1;
+        if block.ref_count > 0 {
+            return;
+        }
+        self.pushes += 1;
+        self.num_free += 1;
+        block.queued_at = stamp;
+        block.prev = self.tail;
+        block.next = NONE;
+        if self.tail == NONE {
+            self.head = b;
+        } else {
+            self.blocks[self.tail as usize].next = b;
+        }
+        self.tail = b;
     }
 
     /// Releases a request's blocks, last block first, so that a request's tail is evicted
@@ -165,103 +232,109 @@ impl KvCache {
         }
         self.cached
             .get(&hash)
-            .map(|&b| (b, self.ref_count[b as usize] == 0))
+            .map(|&b| (b, self.blocks[b as usize].ref_count == 0))
     }
 
     /// Takes a reference to a cached block found by [`lookup`](Self::lookup).
     pub fn take_cached(&mut self, b: BlockId) {
-        if self.ref_count[b as usize] == 0 {
+        if self.blocks[b as usize].ref_count == 0 {
             self.unlink(b);
         }
-        self.ref_count[b as usize] += 1;
+        self.blocks[b as usize].ref_count += 1;
     }
 
-    /// Records that block `b` is full and holds the content `hash`. If another block already
-    /// holds that content, `b` stays unregistered (the first copy is the cached one).
+    /// Records that block `b` (in use) is full and holds the content `hash`. If another block
+    /// already holds that content, `b` stays unregistered (the first copy is the cached one).
     pub fn register(&mut self, b: BlockId, hash: u64) {
-        if !self.prefix_caching || self.hash[b as usize] != NO_HASH {
+        if !self.prefix_caching || self.hashed[b as usize] {
             return;
         }
         let hash = hash.max(1); // 0 means "no hash"
         if let std::collections::hash_map::Entry::Vacant(e) = self.cached.entry(hash) {
             e.insert(b);
-            self.hash[b as usize] = hash;
+            // A plain block in use has one reference.
+            let block = &mut self.blocks[b as usize];
+            block.hash = hash;
+            block.ref_count = 1;
+            self.hashed[b as usize] = true;
         }
     }
 
-    /// The free queue from its front: the order in which allocations will take blocks.
-    pub fn free_queue(&self) -> impl Iterator<Item = BlockId> + Clone + '_ {
-        let mut b = self.head;
-        let linked = std::iter::from_fn(move || {
-            if b == NONE {
-                return None;
-            }
-            let current = b;
-            b = self.next[b as usize];
-            Some(current)
-        });
-        (self.materialized()..self.num_blocks).chain(linked)
+    /// The stamps of the free queue from its front: allocation `i` from now takes the block
+    /// queued with the `i`-th stamp. A cached block's stamp is its [`queue_stamp`]
+    /// (Self::queue_stamp).
+    pub fn free_stamps(&self) -> FreeStamps<'_> {
+        FreeStamps {
+            kv: self,
+            fresh: self.fresh_stamp..u64::from(self.num_blocks),
+            plain: self.plain_stamps.iter().peekable(),
+            cached: self.head,
+        }
     }
 
-    /// A free block's place in the queue: of two free blocks, the one with the smaller stamp
-    /// is allocated first.
+    /// A cached free block's place in the queue: of two free blocks, the one with the smaller
+    /// stamp is allocated first.
     pub fn queue_stamp(&self, b: BlockId) -> u64 {
-        self.queued_at
-            .get(b as usize)
-            .copied()
-            .unwrap_or(u64::from(b))
-    }
-
-    fn push_back(&mut self, b: BlockId) {
-        self.queued_at[b as usize] = self.pushes;
-        self.pushes += 1;
-        self.prev[b as usize] = self.tail;
-        self.next[b as usize] = NONE;
-        if self.tail == NONE {
-            self.head = b;
-        } else {
-            self.next[self.tail as usize] = b;
-        }
-        self.tail = b;
-        self.num_free += 1;
+        self.blocks[b as usize].queued_at
     }
 
     fn unlink(&mut self, b: BlockId) {
-        let (p, n) = (self.prev[b as usize], self.next[b as usize]);
-        if p == NONE {
-            self.head = n;
+        let Block { prev, next, .. } = self.blocks[b as usize];
+        if prev == NONE {
+            self.head = next;
         } else {
-            self.next[p as usize] = n;
+            self.blocks[prev as usize].next = next;
         }
-        if n == NONE {
-            self.tail = p;
+        if next == NONE {
+            self.tail = prev;
         } else {
-            self.prev[n as usize] = p;
+            self.blocks[next as usize].prev = prev;
         }
-        self.prev[b as usize] = NONE;
-        self.next[b as usize] = NONE;
+        let block = &mut self.blocks[b as usize];
+        block.prev = NONE;
+        block.next = NONE;
         self.num_free -= 1;
     }
 
     /// Checks the free queue against the reference counts (tests and debug builds).
     pub fn check_invariants(&self) -> Result<(), String> {
         let fresh = self.num_blocks - self.materialized();
-        let mut seen = fresh;
+        let fresh_stamps = u64::from(self.num_blocks) - self.fresh_stamp;
+        if u64::from(fresh) + self.plain.len() as u64
+            != fresh_stamps + self.plain_stamps.len() as u64
+        {
+            return Err("plain free blocks and their stamps disagree".into());
+        }
+        let mut in_plain = vec![false; self.blocks.len()];
+        for &b in &self.plain {
+            if self.hashed[b as usize] || std::mem::replace(&mut in_plain[b as usize], true) {
+                return Err(format!("plain free block {b} is cached or queued twice"));
+            }
+        }
+        let mut seen = fresh + self.plain.len() as u32;
         let mut b = self.head;
         let mut prev = NONE;
+        let mut last_stamp = None;
         while b != NONE {
-            if self.ref_count[b as usize] != 0 {
-                return Err(format!("block {b} is in the free queue but referenced"));
+            let block = &self.blocks[b as usize];
+            if block.ref_count != 0 || !self.hashed[b as usize] {
+                return Err(format!(
+                    "block {b} is in the cached queue but referenced or plain"
+                ));
             }
-            if self.prev[b as usize] != prev {
+            if block.prev != prev {
                 return Err(format!("block {b} has a broken back link"));
             }
+            if last_stamp.is_some_and(|s| s >= block.queued_at) {
+                return Err(format!("block {b} is out of stamp order"));
+            }
+            last_stamp = Some(block.queued_at);
             seen += 1;
             if seen > self.num_blocks() {
                 return Err("free queue has a cycle".into());
             }
             prev = b;
-            b = self.next[b as usize];
+            b = block.next;
         }
         if seen != self.num_free {
             return Err(format!(
@@ -269,7 +342,11 @@ impl KvCache {
                 self.num_free
             ));
         }
-        let unreferenced = fresh + self.ref_count.iter().filter(|&&r| r == 0).count() as u32;
+        let unreferenced = fresh
+            + self.plain.len() as u32
+            + (0..self.blocks.len())
+                .filter(|&b| self.hashed[b] && self.blocks[b].ref_count == 0)
+                .count() as u32;
         if unreferenced != self.num_free {
             return Err(format!(
                 "{unreferenced} blocks are unreferenced but {} are free",
@@ -277,13 +354,41 @@ impl KvCache {
             ));
         }
         for (&h, &b) in &self.cached {
-            if self.hash[b as usize] != h {
+            if self.blocks[b as usize].hash != h || !self.hashed[b as usize] {
                 return Err(format!(
                     "cached hash {h:#x} points at block {b} holding another"
                 ));
             }
         }
         Ok(())
+    }
+}
+
+/// The free queue's stamps in allocation order (see [`KvCache::free_stamps`]).
+#[derive(Clone)]
+pub struct FreeStamps<'a> {
+    kv: &'a KvCache,
+    fresh: std::ops::Range<u64>,
+    plain: std::iter::Peekable<std::collections::vec_deque::Iter<'a, u64>>,
+    cached: u32,
+}
+
+impl Iterator for FreeStamps<'_> {
+    type Item = u64;
+
+    fn next(&mut self) -> Option<u64> {
+        if let Some(s) = self.fresh.next() {
+            return Some(s); // never-used stamps precede every release
+        }
+        let cached = (self.cached != NONE).then(|| self.kv.blocks[self.cached as usize].queued_at);
+        match (self.plain.peek().copied().copied(), cached) {
+            (Some(p), c) if c.is_none_or(|c| p < c) => self.plain.next().copied(),
+            (_, Some(c)) => {
+                self.cached = self.kv.blocks[self.cached as usize].next;
+                Some(c)
+            }
+            _ => None,
+        }
     }
 }
 
@@ -367,18 +472,25 @@ mod tests {
         let mut blocks: Vec<_> = (0..1000).map(|_| kv.allocate().unwrap()).collect();
         assert_eq!(blocks, (0..1000).collect::<Vec<_>>());
         kv.release_all(&mut blocks);
-        // Released blocks queue behind every never-used one.
-        assert_eq!(kv.free_queue().next(), Some(1000));
-        assert_eq!(kv.allocate(), Some(1000));
-        assert_eq!(kv.materialized(), 1001);
-        assert!(kv.ref_count.capacity() < 4096);
+        // Released blocks queue behind every never-used one...
+        assert_eq!(kv.free_stamps().next(), Some(1000));
+        // ...but plain blocks are interchangeable: the allocation whose turn is a never-used
+        // stamp reuses a released block (the one released last), and materializes nothing.
+        assert_eq!(kv.allocate(), Some(0));
+        assert_eq!(kv.materialized(), 1000);
+        assert!(kv.blocks.capacity() < 4096);
         assert_eq!(kv.num_used(), 1);
+        kv.check_invariants().unwrap();
     }
 
-    /// The eager free queue the lazy one must match: every block queued at the start, a plain
-    /// list with O(n) removal.
+    /// The eager free queue the lazy one must match: every block queued at the start with its
+    /// stamp, a plain list with O(n) removal. Physical block ids may differ (plain blocks are
+    /// interchangeable), so the test maps the model's ids to the cache's as they are handed
+    /// out, and compares everything that can matter: which hashes are found and evictable,
+    /// which are evicted when, and the queue's stamps.
     struct EagerModel {
-        queue: Vec<u32>,
+        queue: Vec<(u32, u64)>,
+        pushes: u64,
         ref_count: Vec<u32>,
         hash: Vec<u64>,
         cached: HashMap<u64, u32>,
@@ -389,7 +501,7 @@ mod tests {
             if self.queue.is_empty() {
                 return None;
             }
-            let b = self.queue.remove(0);
+            let (b, _) = self.queue.remove(0);
             let h = std::mem::replace(&mut self.hash[b as usize], NO_HASH);
             self.cached.remove(&h);
             self.ref_count[b as usize] = 1;
@@ -399,13 +511,14 @@ mod tests {
         fn release(&mut self, b: u32) {
             self.ref_count[b as usize] -= 1;
             if self.ref_count[b as usize] == 0 {
-                self.queue.push(b);
+                self.queue.push((b, self.pushes));
+                self.pushes += 1;
             }
         }
 
         fn take_cached(&mut self, b: u32) {
             if self.ref_count[b as usize] == 0 {
-                self.queue.retain(|&q| q != b);
+                self.queue.retain(|&(q, _)| q != b);
             }
             self.ref_count[b as usize] += 1;
         }
@@ -419,35 +532,43 @@ mod tests {
     }
 
     #[test]
-    fn lazy_growth_behaves_exactly_as_the_eager_queue() {
+    fn the_cache_behaves_exactly_as_the_eager_queue() {
         use rand::rngs::StdRng;
         use rand::{Rng, SeedableRng};
         let n = 48u32;
         let mut rng = StdRng::seed_from_u64(11);
         let mut kv = KvCache::new(n, true);
         let mut model = EagerModel {
-            queue: (0..n).collect(),
+            queue: (0..n).map(|b| (b, u64::from(b))).collect(),
+            pushes: u64::from(n),
             ref_count: vec![0; n as usize],
             hash: vec![NO_HASH; n as usize],
             cached: HashMap::new(),
         };
+        // Model id -> cache id, for blocks the model holds or caches.
+        let mut id = vec![NONE; n as usize];
         let mut held: Vec<u32> = Vec::new();
-        for _ in 0..20_000 {
-            match rng.random_range(0..4) {
+        for step in 0..20_000 {
+            match rng.random_range(0..5) {
                 0 | 1 => {
                     let b = kv.allocate();
-                    assert_eq!(b, model.allocate());
-                    if let Some(b) = b {
-                        let h = rng.random_range(1..40u64);
-                        kv.register(b, h);
-                        model.register(b, h);
-                        held.push(b);
+                    let m = model.allocate();
+                    assert_eq!(b.is_some(), m.is_some());
+                    if let (Some(b), Some(m)) = (b, m) {
+                        id[m as usize] = b;
+                        // Some blocks stay plain (output tokens, synthetic prompts).
+                        if rng.random_range(0..3) > 0 {
+                            let h = rng.random_range(1..40u64);
+                            kv.register(b, h);
+                            model.register(m, h);
+                        }
+                        held.push(m);
                     }
                 }
-                2 if !held.is_empty() => {
-                    let b = held.swap_remove(rng.random_range(0..held.len()));
-                    kv.release(b);
-                    model.release(b);
+                2 | 3 if !held.is_empty() => {
+                    let m = held.swap_remove(rng.random_range(0..held.len()));
+                    kv.release(id[m as usize]);
+                    model.release(m);
                 }
                 _ => {
                     let h = rng.random_range(1..40u64);
@@ -455,22 +576,22 @@ mod tests {
                     let expected = model
                         .cached
                         .get(&h)
-                        .map(|&b| (b, model.ref_count[b as usize] == 0));
-                    assert_eq!(found, expected);
+                        .map(|&m| (id[m as usize], model.ref_count[m as usize] == 0));
+                    assert_eq!(found, expected, "step {step}");
                     if let Some((b, _)) = found {
+                        let m = model.cached[&h];
                         kv.take_cached(b);
-                        model.take_cached(b);
-                        held.push(b);
+                        model.take_cached(m);
+                        held.push(m);
                     }
                 }
             }
             assert_eq!(kv.num_free() as usize, model.queue.len());
-            let queue: Vec<u32> = kv.free_queue().collect();
-            assert_eq!(queue, model.queue);
-            let stamps: Vec<u64> = queue.iter().map(|&b| kv.queue_stamp(b)).collect();
-            assert!(stamps.windows(2).all(|w| w[0] < w[1]));
+            let stamps: Vec<u64> = kv.free_stamps().collect();
+            let expected: Vec<u64> = model.queue.iter().map(|&(_, s)| s).collect();
+            assert_eq!(stamps, expected, "step {step}");
+            kv.check_invariants().unwrap();
         }
-        kv.check_invariants().unwrap();
-        assert_eq!(kv.materialized(), n);
+        assert!(kv.materialized() <= n);
     }
 }

@@ -291,7 +291,16 @@ impl Simulator {
 
     /// Runs replica `i`'s next step, bounded by the next instant work could reach it.
     fn step_replica(&mut self, i: usize) -> Result<StepOutcome> {
-        let mut bound = self.workload.next_arrival();
+        // The first arrival that could reach this replica: arrivals the router cannot send
+        // here do not change it (a fleet of one: the next arrival).
+        let mut bound = if self.coupled {
+            self.workload.next_arrival()
+        } else {
+            let k = self
+                .router
+                .arrivals_before_reaching(i, self.replicas[i].engine.now());
+            self.workload.nth_arrival(k)
+        };
         let mut earlier = |t: Option<f64>| {
             if let Some(t) = t {
                 bound = Some(bound.map_or(t, |b| b.min(t)));

@@ -31,7 +31,7 @@ impl Router {
     ) -> Router {
         Router {
             kind,
-            view: LoadView::new(kv_blocks, staleness_secs),
+            view: LoadView::new(kv_blocks, staleness_secs, kind == RouterKind::LeastKv),
             next: 0,
             rng: StdRng::seed_from_u64(seed),
             load_cap: u64::from(load_cap),
@@ -95,6 +95,32 @@ impl Router {
         best
     }
 
+    /// How many of the next arrivals it takes, at the least, before one can go to replica
+    /// `i` (1: the very next may), as the router stands at `t` with `i` at a step boundary.
+    /// The driver lets `i` run ahead of the arrivals that cannot reach it.
+    ///
+    /// round_robin knows its turn. least_outstanding (exact view) picks `i` only once every
+    /// replica ordered before it is at least as loaded: completions elsewhere only lower
+    /// others' loads and each arrival raises one replica's by one, so that takes at least the
+    /// summed shortfall of arrivals. Other routers may send any arrival anywhere.
+    pub fn arrivals_before_reaching(&mut self, i: usize, t: f64) -> usize {
+        let n = self.view.len();
+        match self.kind {
+            _ if n == 1 => 1,
+            RouterKind::RoundRobin => (i + n - self.next) % n + 1,
+            RouterKind::LeastOutstanding if self.view.is_exact() => {
+                self.view.advance(t);
+                let own = self.view.outstanding(i);
+                let shortfall: u64 = (0..n)
+                    .filter(|&j| j != i)
+                    .map(|j| (own + u64::from(j < i)).saturating_sub(self.view.outstanding(j)))
+                    .sum();
+                usize::try_from(shortfall).unwrap_or(usize::MAX - 1) + 1
+            }
+            _ => 1,
+        }
+    }
+
     /// A request went to replica `i` at `t`.
     pub fn routed(&mut self, i: usize, t: f64) {
         self.view.routed(i, t);
@@ -124,6 +150,36 @@ mod tests {
         let mut r = router(RouterKind::RoundRobin, 3);
         let picks: Vec<usize> = (0..7).map(|k| r.pick(k as f64, |_| 0)).collect();
         assert_eq!(picks, [0, 1, 2, 0, 1, 2, 0]);
+    }
+
+    #[test]
+    fn arrivals_that_cannot_reach_a_replica_are_counted() {
+        let mut r = router(RouterKind::RoundRobin, 4);
+        r.pick(0.0, |_| 0);
+        assert_eq!(r.arrivals_before_reaching(1, 0.0), 1);
+        assert_eq!(r.arrivals_before_reaching(0, 0.0), 4);
+        let mut r = router(RouterKind::LeastOutstanding, 3);
+        for (i, n) in [(0, 3), (1, 1), (2, 5)] {
+            for _ in 0..n {
+                r.routed(i, 0.0);
+            }
+        }
+        // Replica 0 (3): replica 1 needs 2 more (3 - 1), replica 2 none.
+        assert_eq!(r.arrivals_before_reaching(0, 0.0), 3);
+        // Replica 2 (5): replica 0 needs 3 (5 + 1 - 3: it wins ties), replica 1 needs 5.
+        assert_eq!(r.arrivals_before_reaching(2, 0.0), 9);
+        assert_eq!(r.arrivals_before_reaching(1, 0.0), 1);
+        // Check by routing: the 9th arrival is the first that can go to replica 2.
+        let mut picks = Vec::new();
+        for k in 0..9 {
+            let i = r.pick(0.0, |_| 0);
+            r.routed(i, 0.0);
+            picks.push(i);
+            if k < 8 {
+                assert_ne!(i, 2);
+            }
+        }
+        assert_eq!(picks[8], 2, "the bound is tight here: {picks:?}");
     }
 
     #[test]

@@ -45,6 +45,8 @@ impl Ord for Event {
 #[derive(Debug, Clone)]
 pub struct LoadView {
     staleness: f64,
+    /// Whether KV use is tracked (least_kv); otherwise only outstanding requests are.
+    track_kv: bool,
     outstanding: Vec<u64>,
     kv_used: Vec<u32>,
     kv_blocks: Vec<u32>,
@@ -57,10 +59,11 @@ pub struct LoadView {
 
 impl LoadView {
     /// A view of replicas with these KV cache sizes (blocks), all idle.
-    pub fn new(kv_blocks: Vec<u32>, staleness_secs: f64) -> LoadView {
+    pub fn new(kv_blocks: Vec<u32>, staleness_secs: f64, track_kv: bool) -> LoadView {
         let n = kv_blocks.len();
         LoadView {
             staleness: staleness_secs,
+            track_kv,
             outstanding: vec![0; n],
             kv_used: vec![0; n],
             by_outstanding: (0..n).map(|i| (0, i)).collect(),
@@ -69,6 +72,11 @@ impl LoadView {
             events: BinaryHeap::new(),
             seq: 0,
         }
+    }
+
+    /// Whether the router sees the present (no staleness).
+    pub fn is_exact(&self) -> bool {
+        self.staleness == 0.0
     }
 
     pub fn len(&self) -> usize {
@@ -93,7 +101,9 @@ impl LoadView {
     /// `replica` ran a step from `start` to `end` holding `kv_in_step` blocks, after which
     /// `completions` requests had left it and `kv_after` blocks were in use.
     pub fn stepped(&mut self, replica: usize, step: StepLoad) {
-        self.publish(step.start, replica, Change::KvUsed(step.kv_in_step));
+        if self.track_kv {
+            self.publish(step.start, replica, Change::KvUsed(step.kv_in_step));
+        }
         if step.left > 0 {
             self.publish(
                 step.end,
@@ -101,7 +111,9 @@ impl LoadView {
                 Change::Outstanding(-i64::from(step.left)),
             );
         }
-        self.publish(step.end, replica, Change::KvUsed(step.kv_after));
+        if self.track_kv {
+            self.publish(step.end, replica, Change::KvUsed(step.kv_after));
+        }
     }
 
     /// Applies every change visible at `t`.
@@ -177,7 +189,7 @@ mod tests {
 
     #[test]
     fn a_step_in_flight_hides_its_completions_until_it_ends() {
-        let mut v = LoadView::new(vec![100, 100], 0.0);
+        let mut v = LoadView::new(vec![100, 100], 0.0, true);
         v.routed(0, 0.0);
         v.routed(0, 0.0);
         v.routed(1, 0.5);
@@ -200,7 +212,7 @@ mod tests {
 
     #[test]
     fn a_stale_view_lags_by_the_staleness() {
-        let mut v = LoadView::new(vec![100, 100], 0.25);
+        let mut v = LoadView::new(vec![100, 100], 0.25, true);
         v.routed(0, 1.0);
         v.advance(1.2);
         assert_eq!(v.outstanding(0), 0);

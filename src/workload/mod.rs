@@ -166,6 +166,20 @@ impl Workload {
         self.pending.front().map(|r| r.arrival)
     }
 
+    /// The arrival time of the `k`-th request not yet released (k = 1 is the next one),
+    /// generating ahead as needed. Open-loop requests do not depend on the engine, so
+    /// generating them early changes none of them; a closed loop has only what its users sent.
+    pub fn nth_arrival(&mut self, k: usize) -> Option<f64> {
+        while self.pending.len() < k && self.pattern != ArrivalPattern::ClosedLoop {
+            let before = self.generated;
+            self.refill();
+            if self.generated == before {
+                break;
+            }
+        }
+        self.pending.get(k.max(1) - 1).map(|r| r.arrival)
+    }
+
     /// Releases the next request if it has arrived by `now`.
     pub fn pop_arrived(&mut self, now: f64) -> Option<RequestSpec> {
         if self.pending.front()?.arrival > now {
