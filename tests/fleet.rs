@@ -162,3 +162,35 @@ fn a_sweep_over_fleets_does_not_depend_on_the_thread_count() {
         assert!(header.contains(column), "{column} in {header}");
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    /// Decode spans in a fleet (which run past arrivals the router cannot send a replica)
+    /// change nothing: every metric equals the step-by-step run's. The fleet's collector sums
+    /// the replicas' steps in another interleaving, so sums may differ in the last bits;
+    /// counts are exact.
+    #[test]
+    fn fleet_spans_equal_step_by_step(config in arb_fleet()) {
+        let mut slow = config.clone();
+        slow.simulation.step_by_step = true;
+        let fast = Simulator::new(&config).unwrap().run().unwrap();
+        let slow = Simulator::new(&slow).unwrap().run().unwrap();
+        for (f, s) in fast.metrics().iter().zip(slow.metrics()) {
+            match (f.value.as_f64(), s.value.as_f64()) {
+                (Some(a), Some(b)) => prop_assert!(
+                    (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1e-12),
+                    "{}: {} vs {}", f.name, a, b
+                ),
+                (a, b) => prop_assert_eq!(a, b, "{}", f.name),
+            }
+        }
+        prop_assert_eq!(fast.replicas.len(), slow.replicas.len());
+        for (f, s) in fast.replicas.iter().zip(&slow.replicas) {
+            prop_assert_eq!(
+                (f.requests, f.requests_completed, f.steps, f.preemptions),
+                (s.requests, s.requests_completed, s.steps, s.preemptions)
+            );
+        }
+    }
+}

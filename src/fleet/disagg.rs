@@ -3,13 +3,14 @@
 //! A request prefills on a prefill replica; the step that computes its last prompt token emits
 //! its first token (its TTFT) and it leaves that replica, whose blocks are freed at once (the
 //! KV is assumed staged for transfer outside the cache, as connector-based deployments do).
-//! The decode router picks a decode replica at that instant. If the replica has room (blocks
-//! for the prompt's KV, a sequence slot) the transfer starts and holds those blocks; it takes
-//! `kv_transfer_latency_ms + bytes / kv_transfer_bandwidth`, where bytes are the prompt's KV
-//! on the decode replica. When it lands the request joins the running batch and decodes from
-//! its next step. Without room the transfer is held back (backpressure, counted and timed) in
-//! that replica's queue, first come first served, until the replica's next step boundary
-//! with room.
+//! The decode router picks a decode replica at that instant. The replica's scheduler takes the
+//! transfer at its first step boundary at or after it (at once if the replica is idle): if it
+//! has room (blocks for the prompt's KV, a sequence slot) the transfer starts and holds those
+//! blocks; it takes `kv_transfer_latency_ms + bytes / kv_transfer_bandwidth`, where bytes are
+//! the prompt's KV on the decode replica. When it lands the request joins the running batch
+//! and decodes from its next step. Without room the transfer is held back (backpressure,
+//! counted, and timed from the handoff to its start) in that replica's queue, first come
+//! first served, until a step boundary with room.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
@@ -60,8 +61,9 @@ pub struct Disaggregation {
     kv_bytes_per_token: Vec<f64>,
     events: BinaryHeap<Reverse<Timed>>,
     seq: u64,
-    /// Per decode replica: transfers held back for room, with the instant they were.
-    held: Vec<VecDeque<(f64, Handoff)>>,
+    /// Per decode replica: transfers waiting for a step boundary with room, with the instant
+    /// of their handoff and whether they were held back for room.
+    held: Vec<VecDeque<(f64, Handoff, bool)>>,
     in_flight: Vec<u32>,
     transfers: u64,
     bytes: f64,
@@ -118,10 +120,12 @@ impl Disaggregation {
         self.events.is_empty() && self.held.iter().all(VecDeque::is_empty)
     }
 
-    /// Decode replica `d` has transfers held back and none landing (its next step boundary
-    /// must retry them even if it has nothing to run).
-    pub fn stuck(&self, d: usize) -> bool {
-        !self.held[d].is_empty() && self.in_flight[d] == 0
+    /// Whether decode replica `d` has a transfer to start at its next step boundary, even
+    /// with nothing to run.
+    pub fn ready(&self, d: usize, engine: &Engine) -> bool {
+        self.held[d]
+            .front()
+            .is_some_and(|(_, h, _)| engine.can_accept(&h.spec))
     }
 
     /// Processes the next event against the decode replicas.
@@ -136,13 +140,9 @@ impl Disaggregation {
                     self.router.routed(d, at);
                 }
                 decode[d].stats.routed += 1;
-                let engine = &mut decode[d].engine;
-                if self.held[d].is_empty() && engine.can_accept(&handoff.spec) {
-                    self.start(at, d, &handoff, engine);
-                } else {
-                    self.waits += 1;
-                    self.held[d].push_back((at, handoff));
-                }
+                // An idle replica's scheduler runs now; a busy one's at its step's end.
+                decode[d].engine.wait_until(at);
+                self.held[d].push_back((at, handoff, false));
             }
             Event::Landed { decode: d, slot } => {
                 let engine = &mut decode[d].engine;
@@ -156,12 +156,18 @@ impl Disaggregation {
     /// At a step boundary `now` of decode replica `d`: starts held-back transfers that fit.
     pub fn retry(&mut self, d: usize, engine: &mut Engine) {
         let now = engine.now();
-        while let Some(&(since, handoff)) = self.held[d].front() {
+        while let Some(&mut (since, handoff, ref mut held_back)) = self.held[d].front_mut() {
             if !engine.can_accept(&handoff.spec) {
+                if !*held_back {
+                    *held_back = true;
+                    self.waits += 1;
+                }
                 break;
             }
+            if *held_back {
+                self.wait_time += now - since;
+            }
             self.held[d].pop_front();
-            self.wait_time += now - since;
             self.start(now, d, &handoff, engine);
         }
     }

@@ -239,12 +239,12 @@ impl Simulator {
     fn next_replica(&self) -> Option<usize> {
         let mut best: Option<(f64, usize)> = None;
         for (i, r) in self.replicas.iter().enumerate() {
-            let stuck = r.role == Role::Decode
+            let ready = r.role == Role::Decode
                 && self
                     .disagg
                     .as_ref()
-                    .is_some_and(|d| d.stuck(i - self.entry));
-            if (r.engine.is_idle() && !stuck) || best.is_some_and(|(t, _)| r.engine.now() >= t) {
+                    .is_some_and(|d| d.ready(i - self.entry, &r.engine));
+            if (r.engine.is_idle() && !ready) || best.is_some_and(|(t, _)| r.engine.now() >= t) {
                 continue;
             }
             best = Some((r.engine.now(), i));
@@ -291,6 +291,16 @@ impl Simulator {
 
     /// Runs replica `i`'s next step, bounded by the next instant work could reach it.
     fn step_replica(&mut self, i: usize) -> Result<StepOutcome> {
+        let entry = self.entry;
+        if let (Role::Decode, Some(d)) = (self.replicas[i].role, self.disagg.as_mut()) {
+            // The scheduler starts the transfers that fit first (their landings bound the
+            // step below).
+            let engine = &mut self.replicas[i].engine;
+            d.retry(i - entry, engine);
+            if engine.is_idle() {
+                return Ok(StepOutcome::Idle); // waiting for its transfers to land
+            }
+        }
         // The first arrival that could reach this replica: arrivals the router cannot send
         // here do not change it (a fleet of one: the next arrival).
         let mut bound = if self.coupled {
@@ -315,14 +325,7 @@ impl Simulator {
             }
         }
         let single = self.replicas.len() == 1;
-        let entry = self.entry;
         let r = &mut self.replicas[i];
-        if let (Role::Decode, Some(d)) = (r.role, self.disagg.as_mut()) {
-            d.retry(i - entry, &mut r.engine);
-            if r.engine.is_idle() {
-                return Ok(StepOutcome::Idle); // waiting for its transfers to land
-            }
-        }
         let outcome = if single {
             r.engine.step(bound, &mut self.metrics)?
         } else {
