@@ -274,3 +274,58 @@ fn a_sweep_runs_over_a_dataset_loaded_once() {
     }
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// A dataset of `n` requests in `groups` conversations, each group sharing its own long
+/// system prompt, the groups interleaved (request i belongs to group i % groups).
+fn write_grouped_dataset(dir: &Path, n: usize, groups: usize) {
+    let lines: Vec<String> = (0..n)
+        .map(|i| {
+            let g = i % groups;
+            let system: String = (0..200)
+                .map(|k| format!("g{g}w{}", (k * 7 + g * 31) % 89))
+                .collect::<Vec<_>>()
+                .join(" ");
+            serde_json::json!({
+                "body": {
+                    "messages": [
+                        {"role": "system", "content": system},
+                        {"role": "user", "content": format!("question number {i}?")}
+                    ],
+                    "max_tokens": 20
+                }
+            })
+            .to_string()
+        })
+        .collect();
+    std::fs::write(dir.join("data.jsonl"), lines.join("\n") + "\n").unwrap();
+}
+
+/// Four replicas, nine system prompts (nine and four are coprime, so round robin deals every
+/// prompt to every replica): each replica computes each prompt once. Prefix affinity sends a group back where its prompt is cached,
+/// so the fleet computes each prompt about once.
+#[test]
+fn prefix_affinity_routes_requests_to_their_cached_prefix() {
+    let dir = temp_dir("affinity");
+    write_grouped_dataset(&dir, 160, 9);
+    let run = |router: &str| {
+        let mut config = config(&dir, None);
+        config.workload.arrival_rate = Some(20.0);
+        config.cluster =
+            Some(toml::from_str(&format!("replicas = 4\nrouter = \"{router}\"")).unwrap());
+        simulate(&config)
+    };
+    let affinity = run("prefix_affinity");
+    let round_robin = run("round_robin");
+    assert_eq!(affinity.requests_completed, 160);
+    assert_eq!(round_robin.requests_completed, 160);
+    assert!(
+        affinity.prefix_cache_misses < round_robin.prefix_cache_misses,
+        "affinity computed {} prompt tokens, round robin {}",
+        affinity.prefix_cache_misses,
+        round_robin.prefix_cache_misses
+    );
+    assert!(affinity.prefix_cache_hit_rate > round_robin.prefix_cache_hit_rate);
+    // Round robin dealt evenly; affinity leaves load imbalanced only within its cap.
+    assert_eq!(round_robin.fleet.request_imbalance, Some(1.0));
+    std::fs::remove_dir_all(dir).unwrap();
+}
