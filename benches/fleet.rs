@@ -36,7 +36,10 @@ fn fleet(c: &mut Criterion) {
         RouterKind::LeastKv,
     ] {
         let mut config = base.clone();
-        let cluster = config.cluster.as_mut().expect("the fleet config has [cluster]");
+        let cluster = config
+            .cluster
+            .as_mut()
+            .expect("the fleet config has [cluster]");
         cluster.replicas = Some(32);
         cluster.router = router;
         group.bench_function(format!("32x_50k/{}", router.name()), |b| {

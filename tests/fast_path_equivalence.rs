@@ -85,7 +85,13 @@ fn every_shipped_and_reference_config_gives_identical_summaries() {
     for path in paths {
         let config = Config::load(&path).unwrap();
         let (slow, fast) = both_modes(&config);
-        assert_eq!(slow, fast, "{}", path.display());
+        if config.cluster.is_some() {
+            // A fleet's sums may differ in their last bits (see fleet_summaries_agree).
+            common::fleet_summaries_agree(&fast, &slow)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        } else {
+            assert_eq!(slow, fast, "{}", path.display());
+        }
         assert_eq!(slow.requests_completed, slow.requests_total);
     }
 }

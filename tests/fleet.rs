@@ -176,21 +176,8 @@ proptest! {
         slow.simulation.step_by_step = true;
         let fast = Simulator::new(&config).unwrap().run().unwrap();
         let slow = Simulator::new(&slow).unwrap().run().unwrap();
-        for (f, s) in fast.metrics().iter().zip(slow.metrics()) {
-            match (f.value.as_f64(), s.value.as_f64()) {
-                (Some(a), Some(b)) => prop_assert!(
-                    (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1e-12),
-                    "{}: {} vs {}", f.name, a, b
-                ),
-                (a, b) => prop_assert_eq!(a, b, "{}", f.name),
-            }
-        }
-        prop_assert_eq!(fast.replicas.len(), slow.replicas.len());
-        for (f, s) in fast.replicas.iter().zip(&slow.replicas) {
-            prop_assert_eq!(
-                (f.requests, f.requests_completed, f.steps, f.preemptions),
-                (s.requests, s.requests_completed, s.steps, s.preemptions)
-            );
+        if let Err(e) = common::fleet_summaries_agree(&fast, &slow) {
+            prop_assert!(false, "{}", e);
         }
     }
 }

@@ -324,6 +324,11 @@ impl Simulator {
                 }
             }
         }
+        let lookback = self
+            .router
+            .kv_lookback()
+            .max(self.disagg.as_ref().map_or(0.0, |d| d.router.kv_lookback()));
+        let bound = bound.map(|b| b - lookback);
         let single = self.replicas.len() == 1;
         let r = &mut self.replicas[i];
         let outcome = if single {

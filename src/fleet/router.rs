@@ -121,6 +121,14 @@ impl Router {
         }
     }
 
+    /// See [`LoadView::kv_lookback`].
+    pub fn kv_lookback(&self) -> f64 {
+        if self.view.len() == 1 {
+            return 0.0; // nothing to choose between
+        }
+        self.view.kv_lookback()
+    }
+
     /// A request went to replica `i` at `t`.
     pub fn routed(&mut self, i: usize, t: f64) {
         self.view.routed(i, t);

@@ -79,6 +79,18 @@ impl LoadView {
         self.staleness == 0.0
     }
 
+    /// How far back the view looks at KV use (0 when it does not track it). Within a span of
+    /// decode steps KV use changes every step but is published once, at the last step's
+    /// start; a stale view of KV must not look into a span, so spans end that long before the
+    /// next arrival.
+    pub fn kv_lookback(&self) -> f64 {
+        if self.track_kv {
+            self.staleness
+        } else {
+            0.0
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.outstanding.len()
     }

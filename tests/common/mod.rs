@@ -60,6 +60,32 @@ pub fn run_checked(config: &Config, max_steps: u64) -> (RunSummary, Vec<StepCost
     (sim.into_summary(), costs)
 }
 
+/// Two summaries of the same fleet run, one with decode spans and one step by step, agree:
+/// counts exactly, every other number to 1e-9 relative (the fleet's collector sums the
+/// replicas' steps in another interleaving, which moves the last bits of sums), and each
+/// replica's counts exactly. Returns the first disagreement.
+pub fn fleet_summaries_agree(fast: &RunSummary, slow: &RunSummary) -> Result<(), String> {
+    for (f, s) in fast.metrics().iter().zip(slow.metrics()) {
+        match (f.value.as_f64(), s.value.as_f64()) {
+            (Some(a), Some(b)) if (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1e-12) => {}
+            (None, None) => {}
+            (a, b) => return Err(format!("{}: {a:?} vs {b:?}", f.name)),
+        }
+    }
+    if fast.replicas.len() != slow.replicas.len() {
+        return Err("different replica counts".into());
+    }
+    for (f, s) in fast.replicas.iter().zip(&slow.replicas) {
+        let counts = |r: &inference_lab::metrics::ReplicaSummary| {
+            (r.requests, r.requests_completed, r.steps, r.preemptions)
+        };
+        if counts(f) != counts(s) {
+            return Err(format!("replica {}: {f:?} vs {s:?}", f.index));
+        }
+    }
+    Ok(())
+}
+
 /// Relative closeness for hand-computed floating-point values.
 pub fn assert_close(actual: f64, expected: f64, what: &str) {
     let tol = 1e-12 * expected.abs().max(1e-300);
