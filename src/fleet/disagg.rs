@@ -12,10 +12,10 @@
 //! counted, and timed from the handoff to its start) in that replica's queue, first come
 //! first served, until a step boundary with room.
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::VecDeque;
 
 use super::router::Router;
+use super::timeline::Timeline;
 use super::Replica;
 use crate::config::DisaggregationConfig;
 use crate::engine::{Engine, Handoff};
@@ -29,38 +29,13 @@ enum Event {
     Landed { decode: usize, slot: usize },
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Timed {
-    at: f64,
-    seq: u64,
-    event: Event,
-}
-
-impl PartialEq for Timed {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == std::cmp::Ordering::Equal
-    }
-}
-impl Eq for Timed {}
-impl PartialOrd for Timed {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Timed {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.at.total_cmp(&other.at).then(self.seq.cmp(&other.seq))
-    }
-}
-
 pub struct Disaggregation {
     pub router: Router,
     bandwidth: f64,
     latency: f64,
     /// KV bytes per token on each decode replica.
     kv_bytes_per_token: Vec<f64>,
-    events: BinaryHeap<Reverse<Timed>>,
-    seq: u64,
+    events: Timeline<Event>,
     /// Per decode replica: transfers waiting for a step boundary with room, with the instant
     /// of their handoff and whether they were held back for room.
     held: Vec<VecDeque<(f64, Handoff, bool)>>,
@@ -84,8 +59,7 @@ impl Disaggregation {
             bandwidth: config.kv_transfer_bandwidth,
             latency: config.kv_transfer_latency_ms / 1e3,
             kv_bytes_per_token,
-            events: BinaryHeap::new(),
-            seq: 0,
+            events: Timeline::default(),
             held: vec![VecDeque::new(); n],
             in_flight: vec![0; n],
             transfers: 0,
@@ -96,23 +70,15 @@ impl Disaggregation {
         }
     }
 
-    fn push(&mut self, at: f64, event: Event) {
-        self.seq += 1;
-        self.events.push(Reverse(Timed {
-            at,
-            seq: self.seq,
-            event,
-        }));
-    }
-
     /// A request left a prefill replica.
     pub fn handoff(&mut self, handoff: Handoff) {
-        self.push(handoff.first_token, Event::Handoff(handoff));
+        self.events
+            .push(handoff.first_token, Event::Handoff(handoff));
     }
 
     /// The instant of the next handoff or landing.
     pub fn next_event(&self) -> Option<f64> {
-        self.events.peek().map(|Reverse(t)| t.at)
+        self.events.next_at()
     }
 
     /// Whether anything is still moving or held back.
@@ -130,7 +96,7 @@ impl Disaggregation {
 
     /// Processes the next event against the decode replicas.
     pub fn process_next(&mut self, decode: &mut [Replica]) {
-        let Some(Reverse(Timed { at, event, .. })) = self.events.pop() else {
+        let Some((at, event)) = self.events.pop() else {
             return;
         };
         match event {
@@ -180,7 +146,8 @@ impl Disaggregation {
         self.transfers += 1;
         self.bytes += bytes;
         self.transfer_time += time;
-        self.push(at + time, Event::Landed { decode: d, slot });
+        self.events
+            .push(at + time, Event::Landed { decode: d, slot });
     }
 
     /// The transfer columns of the fleet's metrics.

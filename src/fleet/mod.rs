@@ -16,6 +16,7 @@ mod build;
 mod disagg;
 mod router;
 mod stats;
+mod timeline;
 mod view;
 
 use std::sync::Arc;

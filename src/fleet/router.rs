@@ -4,19 +4,24 @@
 //! `router_staleness_ms` old). `random` and `power_of_two` draw from a seeded stream of their
 //! own, so a run stays deterministic and the workload's streams are untouched.
 
+use std::collections::VecDeque;
+
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use super::view::{LoadView, StepLoad};
 use crate::config::RouterKind;
 
-#[derive(Debug, Clone)]
 pub struct Router {
     kind: RouterKind,
     view: LoadView,
     /// round_robin: the next replica.
     next: usize,
     rng: StdRng,
+    /// random and power_of_two: the replicas the next arrivals will draw (one, or two), drawn
+    /// ahead from `rng` in the order the picks use them, so the driver can tell which
+    /// arrivals may reach a replica.
+    ahead: VecDeque<(usize, usize)>,
     load_cap: u64,
 }
 
@@ -34,6 +39,7 @@ impl Router {
             view: LoadView::new(kv_blocks, staleness_secs, kind == RouterKind::LeastKv),
             next: 0,
             rng: StdRng::seed_from_u64(seed),
+            ahead: VecDeque::new(),
             load_cap: u64::from(load_cap),
         }
     }
@@ -52,14 +58,13 @@ impl Router {
                 self.next = (i + 1) % n;
                 i
             }
-            RouterKind::Random => self.rng.random_range(0..n),
+            RouterKind::Random => self.next_draw().0,
             RouterKind::LeastOutstanding | RouterKind::SessionAffinity => {
                 self.view.least_outstanding()
             }
             RouterKind::LeastKv => self.view.least_kv(),
             RouterKind::PowerOfTwo => {
-                let a = self.rng.random_range(0..n);
-                let b = (a + 1 + self.rng.random_range(0..n - 1)) % n;
+                let (a, b) = self.next_draw();
                 let (la, lb) = (self.view.outstanding(a), self.view.outstanding(b));
                 if lb < la || (lb == la && b < a) {
                     b
@@ -69,6 +74,25 @@ impl Router {
             }
             RouterKind::PrefixAffinity => self.prefix_affinity(cached_blocks),
         }
+    }
+
+    /// The next arrival's draw, from those drawn ahead.
+    fn next_draw(&mut self) -> (usize, usize) {
+        if self.ahead.is_empty() {
+            self.draw_ahead();
+        }
+        self.ahead.pop_front().expect("drawn above")
+    }
+
+    /// Draws one more arrival's replicas: one for random, two distinct for power_of_two.
+    fn draw_ahead(&mut self) {
+        let n = self.view.len();
+        let a = self.rng.random_range(0..n);
+        let b = match self.kind {
+            RouterKind::PowerOfTwo => (a + 1 + self.rng.random_range(0..n - 1)) % n,
+            _ => a,
+        };
+        self.ahead.push_back((a, b));
     }
 
     /// The longest cached prefix among replicas whose load is within the cap of the least
@@ -116,6 +140,25 @@ impl Router {
                     .map(|j| (own + u64::from(j < i)).saturating_sub(self.view.outstanding(j)))
                     .sum();
                 usize::try_from(shortfall).unwrap_or(usize::MAX - 1) + 1
+            }
+            // Only an arrival that draws `i` can go to it: look at the draws ahead.
+            RouterKind::Random | RouterKind::PowerOfTwo => {
+                // Past 8n draws without `i` (rare), stop looking: a span that long is plenty.
+                let limit = 8 * n;
+                let mut k = 0;
+                loop {
+                    if k == self.ahead.len() {
+                        if k == limit {
+                            return limit + 1;
+                        }
+                        self.draw_ahead();
+                    }
+                    let (a, b) = self.ahead[k];
+                    if a == i || b == i {
+                        return k + 1;
+                    }
+                    k += 1;
+                }
             }
             _ => 1,
         }
@@ -188,6 +231,23 @@ mod tests {
             }
         }
         assert_eq!(picks[8], 2, "the bound is tight here: {picks:?}");
+
+        // Random routers know the draws ahead: the arrival that draws a replica first.
+        for kind in [RouterKind::Random, RouterKind::PowerOfTwo] {
+            let mut r = router(kind, 5);
+            let k = r.arrivals_before_reaching(3, 0.0);
+            let mut picks = Vec::new();
+            let mut seen = router(kind, 5);
+            for _ in 0..k {
+                picks.push(r.pick(0.0, |_| 0));
+                let draw = seen.next_draw();
+                assert!(picks.len() == k || (draw.0 != 3 && draw.1 != 3));
+            }
+            if kind == RouterKind::Random {
+                assert_eq!(picks.last(), Some(&3), "{picks:?}");
+                assert!(picks[..k - 1].iter().all(|&p| p != 3), "{picks:?}");
+            }
+        }
     }
 
     #[test]

@@ -1,19 +1,14 @@
 //! Each replica's own tallies, an [`Observer`] beside the fleet's collector.
 
 use crate::engine::{Observer, StepCost};
-use crate::metrics::ReplicaSummary;
+use crate::metrics::{ReplicaSummary, StepTotals};
 
 #[derive(Debug, Clone, Default)]
 pub struct ReplicaStats {
     /// Requests sent to the replica (decode replicas: transfers into it).
     pub routed: u64,
     completed: u64,
-    output_tokens: u64,
-    busy_time: f64,
-    kv_util_time: f64,
-    flops_util_time: f64,
-    bandwidth_util_time: f64,
-    steps: u64,
+    totals: StepTotals,
     preemptions: u64,
     prefix_hit_tokens: u64,
     prefix_lookup_tokens: u64,
@@ -21,12 +16,7 @@ pub struct ReplicaStats {
 
 impl Observer for ReplicaStats {
     fn step(&mut self, cost: &StepCost, kv_util: f64, tokens: u64, _same_step_gaps: u64) {
-        self.steps += 1;
-        self.output_tokens += tokens;
-        self.busy_time += cost.time;
-        self.kv_util_time += kv_util * cost.time;
-        self.flops_util_time += cost.flops_util * cost.time;
-        self.bandwidth_util_time += cost.bandwidth_util * cost.time;
+        self.totals.add(cost, kv_util, tokens);
     }
     fn gap(&mut self, _gap: f64) {}
     fn preemption(&mut self) {
@@ -50,18 +40,18 @@ impl ReplicaStats {
             pool: pool.to_string(),
             requests: self.routed,
             requests_completed: self.completed,
-            output_tokens_per_s: per_s(self.output_tokens as f64),
-            busy_fraction: per_s(self.busy_time),
-            kv_cache_util_mean: per_s(self.kv_util_time),
-            flops_util_mean: per_s(self.flops_util_time),
-            bandwidth_util_mean: per_s(self.bandwidth_util_time),
+            output_tokens_per_s: per_s(self.totals.output_tokens as f64),
+            busy_fraction: per_s(self.totals.busy_time),
+            kv_cache_util_mean: per_s(self.totals.kv_util_time),
+            flops_util_mean: per_s(self.totals.flops_util_time),
+            bandwidth_util_mean: per_s(self.totals.bandwidth_util_time),
             preemptions: self.preemptions,
             prefix_cache_hit_rate: if self.prefix_lookup_tokens > 0 {
                 self.prefix_hit_tokens as f64 / self.prefix_lookup_tokens as f64
             } else {
                 0.0
             },
-            steps: self.steps,
+            steps: self.totals.steps,
         }
     }
 }

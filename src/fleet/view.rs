@@ -10,8 +10,9 @@
 //!
 //! Loads are also kept in ordered sets, so the least loaded replica is found in O(log n).
 
-use std::cmp::Reverse;
-use std::collections::{BTreeSet, BinaryHeap};
+use std::collections::BTreeSet;
+
+use super::timeline::Timeline;
 
 #[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
 enum Change {
@@ -21,28 +22,7 @@ enum Change {
     KvUsed(u32),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct Event {
-    at: f64,
-    seq: u64,
-    replica: usize,
-    change: Change,
-}
-
-impl Eq for Event {}
-impl PartialOrd for Event {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Event {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.at.total_cmp(&other.at).then(self.seq.cmp(&other.seq))
-    }
-}
-
 /// The load of a group of replicas (indices 0..n within the group), as the router sees it.
-#[derive(Debug, Clone)]
 pub struct LoadView {
     staleness: f64,
     /// Whether KV use is tracked (least_kv); otherwise only outstanding requests are.
@@ -53,8 +33,8 @@ pub struct LoadView {
     by_outstanding: BTreeSet<(u64, usize)>,
     /// KV fraction as f64 bits (non-negative floats order like their bits).
     by_kv: BTreeSet<(u64, usize)>,
-    events: BinaryHeap<Reverse<Event>>,
-    seq: u64,
+    /// Changes not yet visible: (replica, change).
+    events: Timeline<(usize, Change)>,
 }
 
 impl LoadView {
@@ -69,8 +49,7 @@ impl LoadView {
             by_outstanding: (0..n).map(|i| (0, i)).collect(),
             by_kv: (0..n).map(|i| (0f64.to_bits(), i)).collect(),
             kv_blocks,
-            events: BinaryHeap::new(),
-            seq: 0,
+            events: Timeline::default(),
         }
     }
 
@@ -96,13 +75,7 @@ impl LoadView {
     }
 
     fn publish(&mut self, at: f64, replica: usize, change: Change) {
-        self.seq += 1;
-        self.events.push(Reverse(Event {
-            at: at + self.staleness,
-            seq: self.seq,
-            replica,
-            change,
-        }));
+        self.events.push(at + self.staleness, (replica, change));
     }
 
     /// A request was sent to `replica` at `t`.
@@ -130,13 +103,8 @@ impl LoadView {
 
     /// Applies every change visible at `t`.
     pub fn advance(&mut self, t: f64) {
-        while let Some(Reverse(e)) = self.events.peek().copied() {
-            if e.at > t {
-                break;
-            }
-            self.events.pop();
-            let i = e.replica;
-            match e.change {
+        while let Some((_, (i, change))) = self.events.pop_until(t) {
+            match change {
                 Change::Outstanding(delta) => {
                     self.by_outstanding.remove(&(self.outstanding[i], i));
                     self.outstanding[i] = self.outstanding[i].saturating_add_signed(delta);

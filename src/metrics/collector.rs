@@ -25,21 +25,40 @@ pub struct Collector {
     itl: Samples,
     /// Prompt tokens of completed requests.
     input_tokens: u64,
-    /// Output tokens emitted (counted as they are emitted, not from the requests' lengths).
-    output_tokens: u64,
+    /// Steps, output tokens and the time integrals of utilisation.
+    totals: StepTotals,
     completed: u64,
     preemptions: u64,
     prefix_hit_tokens: u64,
     prefix_miss_tokens: u64,
-    kv_util_time: f64,
-    flops_util_time: f64,
-    bandwidth_util_time: f64,
-    busy_time: f64,
-    steps: u64,
     /// Good requests under `[slo]` (see slo.rs).
     slo: SloTally,
     /// Where the throughputs' window starts: 0, or with a warm-up the first measured arrival.
     window_start: f64,
+}
+
+/// What every step adds up: the count, output tokens (as they are emitted, not from the
+/// requests' lengths), and the time integrals of busy time and utilisations. The run's
+/// collector and each replica's tally add steps up through this one function.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct StepTotals {
+    pub steps: u64,
+    pub output_tokens: u64,
+    pub busy_time: f64,
+    pub kv_util_time: f64,
+    pub flops_util_time: f64,
+    pub bandwidth_util_time: f64,
+}
+
+impl StepTotals {
+    pub fn add(&mut self, cost: &StepCost, kv_util: f64, tokens: u64) {
+        self.steps += 1;
+        self.output_tokens += tokens;
+        self.busy_time += cost.time;
+        self.kv_util_time += kv_util * cost.time;
+        self.flops_util_time += cost.flops_util * cost.time;
+        self.bandwidth_util_time += cost.bandwidth_util * cost.time;
+    }
 }
 
 impl Collector {
@@ -67,12 +86,7 @@ impl Collector {
     /// `tokens` output tokens, `same_step_gaps` of them exactly one step after their previous
     /// token.
     pub fn record_step(&mut self, cost: &StepCost, kv_util: f64, tokens: u64, same_step_gaps: u64) {
-        self.steps += 1;
-        self.output_tokens += tokens;
-        self.busy_time += cost.time;
-        self.kv_util_time += kv_util * cost.time;
-        self.flops_util_time += cost.flops_util * cost.time;
-        self.bandwidth_util_time += cost.bandwidth_util * cost.time;
+        self.totals.add(cost, kv_util, tokens);
         if same_step_gaps > 0 {
             self.itl.push_weighted(cost.time, same_step_gaps);
         }
@@ -127,7 +141,7 @@ impl Collector {
     }
 
     pub fn steps(&self) -> u64 {
-        self.steps
+        self.totals.steps
     }
 
     /// The run's metrics. `makespan` is the simulated time from t = 0 to the last completion;
@@ -158,12 +172,12 @@ impl Collector {
             tpot_ms: self.tpot.stats().scaled(1e3),
             itl_ms: self.itl.stats().scaled(1e3),
             input_tokens_per_s: per_window_s(self.input_tokens as f64),
-            output_tokens_per_s: per_window_s(self.output_tokens as f64),
+            output_tokens_per_s: per_window_s(self.totals.output_tokens as f64),
             requests_per_s: per_window_s(self.completed as f64),
-            kv_cache_util_mean: per_replica_s(self.kv_util_time),
-            flops_util_mean: per_replica_s(self.flops_util_time),
-            bandwidth_util_mean: per_replica_s(self.bandwidth_util_time),
-            busy_fraction: per_replica_s(self.busy_time),
+            kv_cache_util_mean: per_replica_s(self.totals.kv_util_time),
+            flops_util_mean: per_replica_s(self.totals.flops_util_time),
+            bandwidth_util_mean: per_replica_s(self.totals.bandwidth_util_time),
+            busy_fraction: per_replica_s(self.totals.busy_time),
             preemptions_total: self.preemptions,
             preemptions_per_request: if requests_total > 0 {
                 self.preemptions as f64 / requests_total as f64
@@ -180,9 +194,9 @@ impl Collector {
             requests_completed: self.completed,
             requests_total,
             input_tokens: self.input_tokens,
-            output_tokens: self.output_tokens,
+            output_tokens: self.totals.output_tokens,
             simulated_seconds: makespan,
-            steps: self.steps,
+            steps: self.totals.steps,
             kv_cache_blocks,
             offered_requests_per_s: load.map(|l| l.offered_per_s),
             served_requests_per_s: load.map(|l| l.served_per_s),

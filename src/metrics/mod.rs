@@ -11,7 +11,7 @@ mod summary;
 mod verdict;
 mod warmup;
 
-pub use collector::Collector;
+pub use collector::{Collector, StepTotals};
 pub use fleet::{imbalance, FleetMetrics, ReplicaSummary};
 pub use load::{LoadCheck, LoadTimeline};
 pub use quantiles::{DistStats, Samples, EXACT_SAMPLE_LIMIT};
