@@ -94,11 +94,10 @@ impl Disaggregation {
             .is_some_and(|(_, h, _)| engine.can_accept(&h.spec))
     }
 
-    /// Processes the next event against the decode replicas.
-    pub fn process_next(&mut self, decode: &mut [Replica]) {
-        let Some((at, event)) = self.events.pop() else {
-            return;
-        };
+    /// Processes the next event against the decode replicas; returns the decode replica (index
+    /// within the pool) it changed.
+    pub fn process_next(&mut self, decode: &mut [Replica]) -> Option<usize> {
+        let (at, event) = self.events.pop()?;
         match event {
             Event::Handoff(handoff) => {
                 let d = self.router.pick(at, |_| 0);
@@ -109,12 +108,14 @@ impl Disaggregation {
                 // An idle replica's scheduler runs now; a busy one's at its step's end.
                 decode[d].engine.wait_until(at);
                 self.held[d].push_back((at, handoff, false));
+                Some(d)
             }
             Event::Landed { decode: d, slot } => {
                 let engine = &mut decode[d].engine;
                 engine.wait_until(at);
                 engine.end_transfer(slot);
                 self.in_flight[d] -= 1;
+                Some(d)
             }
         }
     }

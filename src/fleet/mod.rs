@@ -12,6 +12,7 @@
 //! A single engine (no `[cluster]`) is a fleet of one, and gives exactly the results it gave
 //! before fleets existed.
 
+mod agenda;
 mod build;
 mod disagg;
 mod router;
@@ -28,6 +29,7 @@ use crate::workload::dataset::Dataset;
 use crate::workload::{stream_seed, Workload};
 use crate::{bail, Result};
 
+use agenda::Agenda;
 pub use build::Role;
 use disagg::Disaggregation;
 use router::Router;
@@ -74,6 +76,8 @@ struct Replica {
 /// A whole run: a workload driving a fleet of engine replicas (one without `[cluster]`).
 pub struct Simulator {
     replicas: Vec<Replica>,
+    /// Replicas with work, by their next step boundary (fleets of more than one).
+    agenda: Agenda,
     workload: Workload,
     /// Routes arrivals over the replicas that take them (all, or the prefill pool).
     router: Router,
@@ -165,6 +169,7 @@ impl Simulator {
         Ok(Simulator {
             coupled: (closed_loop && replicas.len() > 1) || disagg.is_some(),
             uses_prefix: kind == RouterKind::PrefixAffinity,
+            agenda: Agenda::new(replicas.len()),
             replicas,
             workload: Workload::new(config, dataset)?,
             router,
@@ -238,19 +243,26 @@ impl Simulator {
     /// The replica whose next step boundary comes first (the lowest index among equals), of
     /// those with work.
     fn next_replica(&self) -> Option<usize> {
-        let mut best: Option<(f64, usize)> = None;
-        for (i, r) in self.replicas.iter().enumerate() {
-            let ready = r.role == Role::Decode
-                && self
-                    .disagg
-                    .as_ref()
-                    .is_some_and(|d| d.ready(i - self.entry, &r.engine));
-            if (r.engine.is_idle() && !ready) || best.is_some_and(|(t, _)| r.engine.now() >= t) {
-                continue;
-            }
-            best = Some((r.engine.now(), i));
+        if self.replicas.len() == 1 {
+            return (!self.replicas[0].engine.is_idle()).then_some(0);
         }
-        best.map(|(_, i)| i)
+        self.agenda.first()
+    }
+
+    /// Puts replica `i` in the agenda at its step boundary if it has work: requests to run or
+    /// admit, or (a decode replica) a transfer to start.
+    fn refresh(&mut self, i: usize) {
+        if self.replicas.len() == 1 {
+            return;
+        }
+        let r = &self.replicas[i];
+        let ready = r.role == Role::Decode
+            && self
+                .disagg
+                .as_ref()
+                .is_some_and(|d| d.ready(i - self.entry, &r.engine));
+        let busy = !r.engine.is_idle() || ready;
+        self.agenda.set(i, busy.then(|| r.engine.now()));
     }
 
     /// Routes the next arrival to a replica.
@@ -279,6 +291,7 @@ impl Simulator {
         r.stats.routed += 1;
         r.engine.wait_until(spec.arrival);
         r.engine.add_request(spec, measured);
+        self.refresh(i);
     }
 
     /// Handles the next handoff or landed KV transfer.
@@ -287,11 +300,19 @@ impl Simulator {
             .disagg
             .as_mut()
             .expect("only disaggregated fleets move KV");
-        disagg.process_next(&mut self.replicas[self.entry..]);
+        if let Some(d) = disagg.process_next(&mut self.replicas[self.entry..]) {
+            self.refresh(self.entry + d);
+        }
     }
 
     /// Runs replica `i`'s next step, bounded by the next instant work could reach it.
     fn step_replica(&mut self, i: usize) -> Result<StepOutcome> {
+        let outcome = self.run_replica(i);
+        self.refresh(i);
+        outcome
+    }
+
+    fn run_replica(&mut self, i: usize) -> Result<StepOutcome> {
         let entry = self.entry;
         if let (Role::Decode, Some(d)) = (self.replicas[i].role, self.disagg.as_mut()) {
             // The scheduler starts the transfers that fit first (their landings bound the
@@ -319,11 +340,7 @@ impl Simulator {
         };
         if self.coupled {
             earlier(self.disagg.as_ref().and_then(Disaggregation::next_event));
-            for (j, r) in self.replicas.iter().enumerate() {
-                if j != i && !r.engine.is_idle() {
-                    earlier(Some(r.engine.now()));
-                }
-            }
+            earlier(self.agenda.earliest_other(i));
         }
         let lookback = self
             .router
