@@ -161,6 +161,21 @@ fn a_sweep_over_fleets_does_not_depend_on_the_thread_count() {
     ] {
         assert!(header.contains(column), "{column} in {header}");
     }
+
+    // A nested disaggregation key sweeps like any other.
+    let spec = dir.spec(
+        "pd",
+        "[set]\n\"cluster.disaggregation.prefill_replicas\" = 1\n\
+         \"cluster.disaggregation.kv_transfer_bandwidth\" = 5e10\n\
+         [axes]\n\"cluster.disaggregation.decode_replicas\" = [1, 2]\n",
+    );
+    let res = dir.run(&["sweep", spec.to_str().unwrap(), "-q", "-o", "pd"]);
+    assert!(res.status.success(), "{}", describe(&res));
+    let df = common::sweep::read_parquet(&dir.path("pd/summary.parquet"));
+    let replicas = common::sweep::column_f64(&df, "replicas_mean");
+    assert_eq!(replicas, [Some(2.0), Some(3.0)]);
+    let transfers = common::sweep::column_f64(&df, "kv_transfers_mean");
+    assert!(transfers.iter().all(|t| t.unwrap() > 0.0), "{transfers:?}");
 }
 
 proptest! {

@@ -219,6 +219,37 @@ pub fn warn_all_warmup(config: &Config, s: &RunSummary) {
 }
 
 /// What the config implies, for checking numbers by hand: (what, value) pairs.
+/// The fleet a config describes, in one line.
+fn fleet_line(config: &Config) -> String {
+    let Some(cluster) = &config.cluster else {
+        return "one engine (no [cluster])".to_string();
+    };
+    let router = cluster.router.name();
+    if let Some(d) = &cluster.disaggregation {
+        let bytes = f64::from(config.model.max_seq_len) * config.kv_bytes_per_token();
+        return format!(
+            "{} prefill + {} decode replicas, {router} router; moving a max_seq_len prompt's \
+             KV takes {:.2} ms",
+            d.prefill_replicas,
+            d.decode_replicas,
+            (d.kv_transfer_latency_ms / 1e3 + bytes / d.kv_transfer_bandwidth) * 1e3
+        );
+    }
+    if cluster.pools.is_empty() {
+        return format!("{} replicas, {router} router", cluster.num_replicas());
+    }
+    let pools: Vec<String> = cluster
+        .pools
+        .iter()
+        .map(|p| format!("{} x {}", p.replicas, p.name))
+        .collect();
+    format!(
+        "{} replicas ({}), {router} router",
+        cluster.num_replicas(),
+        pools.join(", ")
+    )
+}
+
 pub fn derived(config: &Config) -> Result<Vec<(&'static str, String)>> {
     let kv_bytes = config.hardware.kv_cache_bytes(&config.model)?;
     let per_token = config.kv_bytes_per_token();
@@ -256,6 +287,7 @@ pub fn derived(config: &Config) -> Result<Vec<(&'static str, String)>> {
             ),
         ),
         ("active params", count(m.active_parameters())),
+        ("fleet", fleet_line(config)),
         (
             "step time",
             if hw.is_calibrated() {

@@ -120,6 +120,7 @@ fn spec_errors_name_the_problem() {
         (&format!("{base}[axes]\nscheduler.policy = \"fcfs\""), "give a list"),
         (&format!("{base}[axes]\nschedular.policy = [1]"), "schedular: not a config section"),
         (&format!("{base}[axes]\n\"a.b.c\" = [1]"), "paths are section.field"),
+        (&format!("{base}[axes]\n\"cluster.pools.replicas\" = [1]"), "paths are section.field"),
         (&format!("{base}[axes]\nscheduler.max_num_seqs = {{ range = [5, 1] }}"), "start <= end"),
         (&format!("{base}[axes]\nscheduler.max_num_seqs = {{ range = [1, 5, 0] }}"), "step >= 1"),
         (&format!("{base}[[zip]]\nscheduler.max_num_seqs = [1, 2]\nworkload.num_requests = [1]"), "equally long"),
