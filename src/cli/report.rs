@@ -270,11 +270,15 @@ pub fn derived(config: &Config) -> Result<Vec<(&'static str, String)>> {
         (
             "KV bytes/token",
             format!(
-                "{per_token} (2 x {} kv heads x {} head_dim x {} B x {} layers)",
+                "{per_token} (2 x {} kv heads x {} head_dim x {} B x {} layers; {})",
                 m.kv_heads(),
                 m.head_dim(),
-                hw.bytes_per_param,
-                m.num_layers
+                hw.kv_bytes_per_element(),
+                m.num_layers,
+                match hw.kv_cache_dtype {
+                    None => "the weights' bytes_per_param".to_string(),
+                    Some(dtype) => format!("kv_cache_dtype {dtype:?}").to_lowercase(),
+                }
             ),
         ),
         (

@@ -19,8 +19,13 @@ pub struct HardwareConfig {
     pub memory_bandwidth: f64,
     /// Total accelerator memory, bytes.
     pub memory_capacity: f64,
-    /// Bytes per weight (and per KV-cache element): 1 for FP8, 2 for BF16.
+    /// Bytes per weight: 1 for FP8, 2 for BF16 (and per KV-cache element without
+    /// `kv_cache_dtype`).
     pub bytes_per_param: f64,
+    /// The KV cache's element type, as vLLM's --kv-cache-dtype. Unset: `bytes_per_param`, what
+    /// configs meant before the key existed (so they give the same numbers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kv_cache_dtype: Option<KvCacheDtype>,
     /// Bytes given to the KV cache. Unset: memory_capacity x gpu_memory_utilization minus the
     /// weights.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -67,6 +72,23 @@ pub struct HardwareConfig {
     pub sequence_overhead: f64,
 }
 
+/// What the KV cache stores its keys and values as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KvCacheDtype {
+    /// vLLM's default: the model's activation dtype, which is 16-bit for 16-bit and for
+    /// quantized (FP8, INT4) checkpoints alike: an FP8-weight model keeps a BF16 cache.
+    /// Wider weights (FP32) compute, and cache, at their own width.
+    Auto,
+    #[serde(alias = "bfloat16")]
+    Bf16,
+    #[serde(alias = "float16", alias = "half")]
+    Fp16,
+    /// 8-bit floats (vLLM's fp8, fp8_e4m3 and fp8_e5m2 are all one byte).
+    #[serde(alias = "fp8_e4m3", alias = "fp8_e5m2")]
+    Fp8,
+}
+
 fn one() -> f64 {
     1.0
 }
@@ -76,6 +98,16 @@ fn default_gpu_memory_utilization() -> f64 {
 }
 
 impl HardwareConfig {
+    /// Bytes per KV-cache element (see [`KvCacheDtype`]).
+    pub fn kv_bytes_per_element(&self) -> f64 {
+        match self.kv_cache_dtype {
+            None => self.bytes_per_param,
+            Some(KvCacheDtype::Auto) => self.bytes_per_param.max(2.0),
+            Some(KvCacheDtype::Bf16 | KvCacheDtype::Fp16) => 2.0,
+            Some(KvCacheDtype::Fp8) => 1.0,
+        }
+    }
+
     /// Every number must describe real hardware (the ranges of [`super::check`]): outside them
     /// a step's time can overflow to infinity and the run's metrics to NaN.
     pub(super) fn validate(&self) -> Result<()> {

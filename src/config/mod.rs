@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 pub use cluster::{
     ClusterConfig, DisaggregationConfig, EngineOverrides, PoolConfig, RouterKind, MAX_REPLICAS,
 };
-pub use hardware::HardwareConfig;
+pub use hardware::{HardwareConfig, KvCacheDtype};
 pub use model::ModelConfig;
 pub use scheduler::{Policy, SchedulerConfig};
 pub use simulation::SimulationConfig;
@@ -145,8 +145,10 @@ impl Config {
         Ok(())
     }
 
+    /// KV-cache bytes per token, at the cache's element size (`hardware.kv_cache_dtype`).
     pub fn kv_bytes_per_token(&self) -> f64 {
-        self.model.kv_bytes_per_token(self.hardware.bytes_per_param)
+        self.model
+            .kv_bytes_per_token(self.hardware.kv_bytes_per_element())
     }
 
     /// Number of KV-cache blocks: floor(capacity / (block_size x kv_bytes_per_token)).

@@ -145,11 +145,11 @@ impl ModelConfig {
     }
 
     /// KV-cache bytes one token occupies across all layers: K and V, each num_kv_heads x
-    /// head_dim elements per layer.
-    pub fn kv_bytes_per_token(&self, bytes_per_param: f64) -> f64 {
+    /// head_dim elements of `bytes_per_element` per layer.
+    pub fn kv_bytes_per_token(&self, bytes_per_element: f64) -> f64 {
         2.0 * f64::from(self.kv_heads())
             * f64::from(self.head_dim())
-            * bytes_per_param
+            * bytes_per_element
             * f64::from(self.num_layers)
     }
 }

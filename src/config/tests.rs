@@ -88,6 +88,52 @@ fn kv_cache_size_follows_the_formula() {
     assert_eq!(c.kv_cache_blocks().unwrap(), 32_279);
 }
 
+/// test_blog's FP8 weights (bytes_per_param = 1): without kv_cache_dtype the cache is FP8
+/// too (its seed-era meaning, unchanged); vLLM's `auto` keeps the activations' BF16, which
+/// doubles every token's KV bytes and halves the blocks.
+#[test]
+fn kv_cache_dtype_sets_the_cache_element_apart_from_the_weights() {
+    let base = Config::load(format!("{REFERENCE}/test_blog.toml").as_ref()).unwrap();
+    assert_eq!(base.hardware.kv_cache_dtype, None);
+    let with = |dtype: &str| {
+        let mut c = base.clone();
+        c.hardware.kv_cache_dtype = Some(toml::Value::String(dtype.into()).try_into().unwrap());
+        c.validate().unwrap();
+        c
+    };
+    // Per token: 2 x 8 KV heads x 128 x bytes x 80 layers.
+    for (dtype, bytes) in [
+        ("auto", 2.0),
+        ("bf16", 2.0),
+        ("bfloat16", 2.0),
+        ("fp16", 2.0),
+        ("fp8", 1.0),
+        ("fp8_e5m2", 1.0),
+    ] {
+        assert_eq!(
+            with(dtype).kv_bytes_per_token(),
+            163_840.0 * bytes,
+            "{dtype}"
+        );
+    }
+    assert_eq!(
+        with("fp8").kv_cache_blocks().unwrap(),
+        32_279,
+        "fp8 = the seed-era cache"
+    );
+    // The same bytes hold half the blocks at BF16 (floor(84618822656 / (16 x 327680))).
+    assert_eq!(with("auto").kv_cache_blocks().unwrap(), 16_139);
+    // auto follows wider weights: FP32 weights keep an FP32 cache.
+    let mut wide = with("auto");
+    wide.hardware.bytes_per_param = 4.0;
+    assert_eq!(wide.hardware.kv_bytes_per_element(), 4.0);
+
+    let text = minimal("").replace("[model]", "kv_cache_dtype = \"int3\"\n[model]");
+    let err = Config::from_toml_str(&text).unwrap_err().to_string();
+    assert!(err.contains("hardware.kv_cache_dtype"), "{err}");
+    assert!(err.contains("auto"), "{err}");
+}
+
 #[test]
 fn head_dim_overrides_hidden_over_heads() {
     let c = Config::load(format!("{REFERENCE}/qwen3_30b_a3b.toml").as_ref()).unwrap();

@@ -300,6 +300,24 @@ mod tests {
         assert!((cost.flops_util - 0.002_004_136_96 / 0.020_010_291_2).abs() < 1e-12);
     }
 
+    /// An FP8 cache under BF16 weights: the decode step reads the same weights and half the
+    /// KV bytes (5120 per token instead of 10240).
+    #[test]
+    fn an_fp8_kv_cache_halves_the_kv_bytes_a_step_reads() {
+        let mut c = tiny();
+        c.hardware.kv_cache_dtype = Some(crate::config::KvCacheDtype::Fp8);
+        let cost = Roofline::new(&c).step([Work {
+            cached: 100,
+            new: 1,
+        }]);
+        assert_eq!(cost.bytes, 2e9 + 5120.0 * 100.5);
+        assert_eq!(
+            cost.flops,
+            2e9 + 4_136_960.0,
+            "FLOPs do not depend on the cache"
+        );
+    }
+
     #[test]
     fn prefill_step_is_compute_bound() {
         let r = Roofline::new(&tiny());
