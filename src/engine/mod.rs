@@ -6,6 +6,7 @@ mod compute;
 mod decode_span;
 #[allow(clippy::module_inception)]
 mod engine;
+mod handoff;
 mod kv_cache;
 mod observe;
 mod queue;
@@ -13,7 +14,8 @@ mod request;
 mod scheduler;
 
 pub use compute::{Roofline, StepCost, StepSums, Work};
-pub use engine::{Engine, EngineStep, Handoff};
+pub use engine::{Engine, EngineStep};
+pub use handoff::Handoff;
 pub use kv_cache::{BlockId, KvCache};
 pub use observe::Observer;
 pub use queue::{QueueKey, WaitingQueue};
