@@ -252,7 +252,7 @@ impl Engine {
             r.num_computed += steps32;
             r.num_output += steps32;
             r.last_token = now;
-            if r.num_output == r.spec.output_len {
+            if self.knobs.leaves(r) {
                 self.finished.push(slot);
             }
             self.register_full_blocks(slot);

@@ -34,6 +34,15 @@ pub(super) struct Knobs {
     pub prefill_only: bool,
 }
 
+impl Knobs {
+    /// Whether a request that has just emitted a token leaves this replica: it emitted its
+    /// last, or (prefill replica) its first. The one rule for the step, the decode span and
+    /// retiring.
+    pub fn leaves(&self, r: &Request) -> bool {
+        r.num_output == r.spec.output_len || (self.prefill_only && r.num_output > 0)
+    }
+}
+
 /// What one call to [`Engine::step`] did.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum EngineStep {
@@ -183,11 +192,6 @@ impl Engine {
         (self.running.len() + self.transferring.len()) as u32
     }
 
-    /// Decode replica: requests whose KV is still arriving.
-    pub fn num_transferring(&self) -> usize {
-        self.transferring.len()
-    }
-
     /// Runs the next forward pass, or a span of pure decode steps that ends before the first
     /// step starting at or after `bound` (the next instant a request could reach this engine).
     pub fn step<O: Observer>(&mut self, bound: Option<f64>, obs: &mut O) -> Result<EngineStep> {
@@ -253,7 +257,7 @@ impl Engine {
                 }
             }
             r.last_token = now;
-            if r.num_output == r.spec.output_len || self.knobs.prefill_only {
+            if self.knobs.leaves(r) {
                 self.finished.push(slot);
             }
         }
@@ -315,7 +319,6 @@ impl Engine {
             self.kv.release_all(&mut r.blocks);
             if r.num_output < r.spec.output_len {
                 // Prefill replica: the request goes on elsewhere.
-                r.num_computed = 0;
                 self.handoffs.push(Handoff {
                     spec: r.spec,
                     measured: r.measured,
@@ -338,17 +341,8 @@ impl Engine {
         if self.last_completions > 0 {
             self.last_completion = self.now;
         }
-        let requests = &self.requests;
-        if self.knobs.prefill_only {
-            // Handed-off requests have output to come but were computed to 0 above.
-            self.running.retain(|&slot| {
-                let r = &requests[slot];
-                r.num_output < r.spec.output_len && r.num_computed > 0
-            });
-        } else {
-            self.running
-                .retain(|&slot| requests[slot].num_output < requests[slot].spec.output_len);
-        }
+        let (requests, knobs) = (&self.requests, &self.knobs);
+        self.running.retain(|&slot| !knobs.leaves(&requests[slot]));
         debug_assert!(self.finished.iter().all(|s| !self.running.contains(s)));
         self.finished.clear();
     }

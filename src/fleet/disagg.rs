@@ -39,7 +39,6 @@ pub struct Disaggregation {
     /// Per decode replica: transfers waiting for a step boundary with room, with the instant
     /// of their handoff and whether they were held back for room.
     held: Vec<VecDeque<(f64, Handoff, bool)>>,
-    in_flight: Vec<u32>,
     transfers: u64,
     bytes: f64,
     transfer_time: f64,
@@ -61,7 +60,6 @@ impl Disaggregation {
             kv_bytes_per_token,
             events: Timeline::default(),
             held: vec![VecDeque::new(); n],
-            in_flight: vec![0; n],
             transfers: 0,
             bytes: 0.0,
             transfer_time: 0.0,
@@ -114,7 +112,6 @@ impl Disaggregation {
                 let engine = &mut decode[d].engine;
                 engine.wait_until(at);
                 engine.end_transfer(slot);
-                self.in_flight[d] -= 1;
                 Some(d)
             }
         }
@@ -143,7 +140,6 @@ impl Disaggregation {
         let slot = engine.begin_transfer(handoff);
         let bytes = f64::from(handoff.spec.prompt_len) * self.kv_bytes_per_token[d];
         let time = transfer_time(bytes, self.bandwidth, self.latency);
-        self.in_flight[d] += 1;
         self.transfers += 1;
         self.bytes += bytes;
         self.transfer_time += time;
