@@ -46,3 +46,27 @@ pub(crate) fn toy_batched() -> String {
          output_len_dist = { type = \"fixed\", value = 5 }",
     )
 }
+
+/// The card and model whose step times the hand-computed tests write out (the toy of
+/// tests/engine_hand_computed.rs): the toy with 2 KV heads (10,240 KV bytes per token), a
+/// 4096-token context, a 2048-token budget and 16 sequences; one batched request of 100
+/// prompt and 10 output tokens.
+pub(crate) fn hand_toy() -> Config {
+    let mut text = toy_text(
+        "arrival_pattern = \"batched\"\nnum_requests = 1\n\
+         input_len_dist = { type = \"fixed\", value = 100 }\n\
+         output_len_dist = { type = \"fixed\", value = 10 }",
+    );
+    for (from, to) in [
+        ("max_seq_len = 1000", "num_kv_heads = 2\nmax_seq_len = 4096"),
+        (
+            "max_num_batched_tokens = 512",
+            "max_num_batched_tokens = 2048",
+        ),
+        ("max_num_seqs = 8", "max_num_seqs = 16"),
+    ] {
+        assert!(text.contains(from), "the toy has {from}");
+        text = text.replace(from, to);
+    }
+    Config::from_toml_str(&text).unwrap_or_else(|e| panic!("{e}"))
+}

@@ -188,37 +188,7 @@ fn steps_file_reads_quotes_blank_lines_and_optional_columns() {
 fn default_model_is_the_roofline() {
     // A prefill of 100 and a decode at 100 on the toy card of tests/engine_hand_computed.rs:
     // 0.2004096 s and 0.0200102912 s by hand.
-    let config = Config::from_toml_str(
-        r#"
-        [hardware]
-        name = "toy"
-        compute_flops = 1e12
-        memory_bandwidth = 1e11
-        memory_capacity = 1e10
-        kv_cache_capacity = 1e9
-        bytes_per_param = 2
-        [model]
-        name = "toy"
-        num_parameters = 1000000000
-        num_layers = 10
-        hidden_dim = 1024
-        num_heads = 8
-        num_kv_heads = 2
-        max_seq_len = 4096
-        [scheduler]
-        max_num_batched_tokens = 2048
-        max_num_seqs = 16
-        policy = "fcfs"
-        enable_chunked_prefill = true
-        block_size = 16
-        [workload]
-        arrival_pattern = "batched"
-        num_requests = 1
-        input_len_dist = { type = "fixed", value = 100 }
-        output_len_dist = { type = "fixed", value = 3 }
-        "#,
-    )
-    .unwrap();
+    let config = crate::testing::hand_toy();
     let steps = parse_steps("sequences\n1x100@100\n1x1@101\n1x1@102\n", "s.csv").unwrap();
     let p = predict(&config, &steps).unwrap();
     for (got, want) in p.iter().zip([200.4096, 20.010_291_2, 20.010_393_6]) {

@@ -248,37 +248,7 @@ mod tests {
     use crate::config::Config;
 
     fn tiny() -> Config {
-        Config::from_toml_str(
-            r#"
-            [hardware]
-            name = "toy"
-            compute_flops = 1e12
-            memory_bandwidth = 1e11
-            memory_capacity = 1e10
-            kv_cache_capacity = 1e9
-            bytes_per_param = 2
-            [model]
-            name = "toy"
-            num_parameters = 1000000000
-            num_layers = 10
-            hidden_dim = 1024
-            num_heads = 8
-            num_kv_heads = 2
-            max_seq_len = 4096
-            [scheduler]
-            max_num_batched_tokens = 2048
-            max_num_seqs = 16
-            policy = "fcfs"
-            enable_chunked_prefill = true
-            block_size = 16
-            [workload]
-            arrival_pattern = "batched"
-            num_requests = 1
-            input_len_dist = { type = "fixed", value = 100 }
-            output_len_dist = { type = "fixed", value = 10 }
-            "#,
-        )
-        .unwrap()
+        crate::testing::hand_toy()
     }
 
     #[test]
