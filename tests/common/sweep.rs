@@ -53,14 +53,8 @@ impl Drop for Scratch {
 }
 
 /// Exit code, stdout and stderr, for assertion messages.
-pub fn describe(out: &Output) -> String {
-    format!(
-        "{:?}\n{}\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
+#[allow(unused_imports)] // not every test binary describes sweep output
+pub use super::cli::describe;
 
 pub fn read_parquet(path: &Path) -> DataFrame {
     let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
