@@ -12,6 +12,7 @@
 //! `inference-lab` binary and the sweep runner are drivers around [`Simulator`].
 
 pub mod calibrate;
+pub mod catalog;
 pub mod config;
 pub mod engine;
 mod error;

@@ -1,0 +1,1 @@
+//! GPU presets (placeholder: being written).
