@@ -32,6 +32,10 @@ pub enum Command {
     /// running them.
     #[command(after_help = VALIDATE_HELP)]
     Validate(ValidateArgs),
+    /// List the catalogs: GPU presets (hardware.preset) and shipped model configs
+    /// (model.hf_config).
+    #[command(after_help = PRESETS_HELP)]
+    Presets(PresetsArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
     #[command(after_help = COMPLETIONS_HELP)]
     Completions(CompletionsArgs),
@@ -90,6 +94,20 @@ loading its dataset (the line says so); with one, the dataset is read and tokeni
 Exit codes:
   0  every config is valid
   1  at least one config is invalid (or a flag is bad)";
+
+const PRESETS_HELP: &str = "\
+Examples:
+  inference-lab presets
+  inference-lab presets --gpus
+  inference-lab presets --models
+
+In a config: [hardware] preset = \"h100-sxm\" fills one GPU's datasheet numbers (and, where
+steps were measured, its calibration); [model] hf_config = \"llama-3.1-8b\" (or a path to any
+config.json) fills the model's. Keys the config writes itself win.
+
+Exit codes:
+  0  the catalogs were printed
+  1  stdout could not be written";
 
 const COMPLETIONS_HELP: &str = "\
 Examples:
@@ -240,6 +258,16 @@ pub struct MergeArgs {
 }
 
 #[derive(Debug, clap::Args)]
+pub struct PresetsArgs {
+    /// Only the GPU presets.
+    #[arg(long, conflicts_with = "models")]
+    pub gpus: bool,
+    /// Only the shipped models.
+    #[arg(long)]
+    pub models: bool,
+}
+
+#[derive(Debug, clap::Args)]
 pub struct RunArgs {
     /// The simulation config (TOML).
     #[arg(short, long, default_value = "config.toml", value_name = "FILE")]
@@ -260,6 +288,10 @@ pub struct RunArgs {
     /// string.
     #[arg(long = "set", value_name = "SECTION.KEY=VALUE", value_parser = parse_set)]
     pub set: Vec<(String, toml::Value)>,
+    /// Price steps with the plain roofline (the upper bound), ignoring any calibration, the
+    /// config's or its preset's (the same as --set hardware.step_model=roofline).
+    #[arg(long)]
+    pub roofline: bool,
     /// Also print the quantities derived from the config (KV blocks, bytes per token, ...).
     #[arg(short, long)]
     pub verbose: bool,

@@ -19,6 +19,7 @@ macro_rules! out {
 
 mod args;
 mod calibrate;
+mod presets;
 mod progress;
 mod report;
 mod sweep;
@@ -45,6 +46,7 @@ pub fn main() -> Result<ExitCode> {
         Some(Command::Sweep(args)) => sweep::main(args),
         Some(Command::Calibrate(args)) => calibrate::main(args),
         Some(Command::Validate(args)) => validate::main(args),
+        Some(Command::Presets(args)) => presets::main(args),
         Some(Command::Completions(args)) => {
             let mut script = Vec::new();
             clap_complete::generate(
@@ -142,7 +144,11 @@ fn run(args: &RunArgs) -> Result<()> {
     let json_to_stdout = args.output.as_deref().is_some_and(|p| p.as_os_str() == "-");
     let report = !args.quiet && !json_to_stdout;
 
-    let mut config = load_config(&args.config, args.seed, &args.set)?;
+    let mut set = args.set.clone();
+    if args.roofline {
+        set.push(("hardware.step_model".into(), toml::Value::from("roofline")));
+    }
+    let mut config = load_config(&args.config, args.seed, &set)?;
     if !args.quiet {
         for warning in config.warnings() {
             print_warning(&format!("{}: {warning}", args.config.display()));

@@ -13,11 +13,15 @@ pub fn json_document(config: &Config, summary: &RunSummary) -> Result<Value> {
     let mut doc = summary.to_json();
     let obj = doc.as_object_mut().expect("metrics are an object");
     obj.insert("config".into(), serde_json::to_value(config)?);
+    obj.insert(
+        "step_model".into(),
+        Value::from(config.hardware.describe_step_model()),
+    );
     obj.insert("version".into(), Value::from(VERSION));
     Ok(doc)
 }
 
-mod table;
+pub(super) mod table;
 
 use std::io::{self, Write};
 
@@ -51,6 +55,12 @@ pub fn print_summary(out: &mut impl Write, config: &Config, s: &RunSummary) -> i
         w.arrival_pattern.name(),
         w.seed
     )?;
+    writeln!(
+        out,
+        "{}; step times: {}",
+        config.describe_gpus(),
+        config.hardware.describe_step_model()
+    )?;
     if let Some(cluster) = &config.cluster {
         let fleet = &s.fleet;
         let disaggregated = match &cluster.disaggregation {
@@ -82,6 +92,12 @@ pub fn print_summary(out: &mut impl Write, config: &Config, s: &RunSummary) -> i
     let mut throughput = Table::new("Throughput");
     throughput.row("input tokens/s", vec![number(s.input_tokens_per_s, 1)]);
     throughput.row("output tokens/s", vec![number(s.output_tokens_per_s, 1)]);
+    if s.fleet.gpus > 1 {
+        throughput.row(
+            &format!("  per GPU (of {})", s.fleet.gpus),
+            vec![number(s.fleet.output_tokens_per_s_per_gpu, 1)],
+        );
+    }
     throughput.row("requests/s", vec![number(s.requests_per_s, 3)]);
     if let (Some(offered), Some(served)) = (s.offered_requests_per_s, s.served_requests_per_s) {
         throughput.row("offered requests/s", vec![number(offered, 3)]);
@@ -251,7 +267,9 @@ fn fleet_line(config: &Config) -> String {
 }
 
 pub fn derived(config: &Config) -> Result<Vec<(&'static str, String)>> {
-    let kv_bytes = config.hardware.kv_cache_bytes(&config.model)?;
+    let kv_bytes = config
+        .hardware
+        .kv_cache_bytes(&config.model, config.tensor_parallel_size())?;
     let per_token = config.kv_bytes_per_token();
     let blocks = config.kv_cache_blocks()?;
     let m = &config.model;
@@ -296,9 +314,10 @@ pub fn derived(config: &Config) -> Result<Vec<(&'static str, String)>> {
             "step time",
             if hw.is_calibrated() {
                 format!(
-                    "calibrated: compute x{}, attention x{}, weights x{}, KV x{} of peak; \
+                    "{}: compute x{}, attention x{}, weights x{}, KV x{} of peak; \
                      overlap {}, softness {}, causal {}; overheads {} s/step + {} s/layer + {} \
                      s/sequence",
+                    hw.describe_step_model(),
                     hw.compute_efficiency,
                     hw.attention_efficiency,
                     hw.memory_efficiency,
@@ -311,7 +330,7 @@ pub fn derived(config: &Config) -> Result<Vec<(&'static str, String)>> {
                     hw.sequence_overhead
                 )
             } else {
-                "roofline (no calibration parameters set)".to_string()
+                hw.describe_step_model()
             },
         ),
         (

@@ -13,6 +13,10 @@ use crate::{bail, Result};
 #[serde(deny_unknown_fields)]
 pub struct HardwareConfig {
     pub name: String,
+    /// The GPU catalog entry (src/catalog/gpus.toml) the datasheet numbers came from: expanded
+    /// into these keys when the config is read, kept for the report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preset: Option<String>,
     /// Peak dense compute, FLOP/s.
     pub compute_flops: f64,
     /// Peak memory bandwidth, bytes/s.
@@ -33,6 +37,22 @@ pub struct HardwareConfig {
     /// Fraction of memory_capacity the engine may use (vLLM's --gpu-memory-utilization).
     #[serde(default = "default_gpu_memory_utilization")]
     pub gpu_memory_utilization: f64,
+    /// Bytes/s one GPU sends to its peers (one direction: NVLink 4 is 900 GB/s both ways, so
+    /// 450e9), for tensor- and expert-parallel collectives (`[parallel]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interconnect_bandwidth: Option<f64>,
+    /// Seconds each step of a collective costs however little it moves (a ring all-reduce over
+    /// t GPUs takes 2 (t - 1) steps; NCCL's cost model prices them the same way).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interconnect_latency: Option<f64>,
+    /// Which model prices a step: `calibrated` (the default) uses the calibration parameters
+    /// below, the config's or the preset's; `roofline` ignores them all and gives the plain
+    /// upper bound (the CLI's --roofline).
+    #[serde(default, skip_serializing_if = "StepModel::is_default")]
+    pub step_model: StepModel,
+    /// Where the calibration parameters came from (a preset fills it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration_source: Option<String>,
 
     // The calibrated step-time model (src/engine/compute.rs). Every default reproduces the plain
     // roofline bit for bit; `inference-lab calibrate fit` fits them to measured step times.
@@ -88,6 +108,36 @@ pub enum KvCacheDtype {
     #[serde(alias = "fp8_e4m3", alias = "fp8_e5m2")]
     Fp8,
 }
+
+/// Which step-time model prices a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StepModel {
+    #[default]
+    Calibrated,
+    Roofline,
+}
+
+impl StepModel {
+    fn is_default(&self) -> bool {
+        *self == StepModel::Calibrated
+    }
+}
+
+/// The `[hardware]` keys of the calibrated step-time model: a preset's calibration applies
+/// only when the config sets none of them (fitted parameters are a set, not a menu).
+pub const CALIBRATION_KEYS: [&str; 10] = [
+    "compute_efficiency",
+    "attention_efficiency",
+    "memory_efficiency",
+    "kv_memory_efficiency",
+    "attention_overlap",
+    "roofline_softness",
+    "causal_attention",
+    "step_overhead",
+    "layer_overhead",
+    "sequence_overhead",
+];
 
 fn one() -> f64 {
     1.0
@@ -157,6 +207,22 @@ impl HardwareConfig {
         }
         unit_interval("hardware.attention_overlap", self.attention_overlap)?;
         unit_interval("hardware.roofline_softness", self.roofline_softness)?;
+        if let Some(bw) = self.interconnect_bandwidth {
+            within(
+                "hardware.interconnect_bandwidth",
+                bw,
+                MEMORY_BANDWIDTH,
+                "bytes/s",
+            )?;
+        }
+        if let Some(latency) = self.interconnect_latency {
+            within(
+                "hardware.interconnect_latency",
+                latency,
+                OVERHEAD_SECONDS,
+                "seconds",
+            )?;
+        }
         for (field, value) in [
             ("hardware.step_overhead", self.step_overhead),
             ("hardware.layer_overhead", self.layer_overhead),
@@ -165,6 +231,20 @@ impl HardwareConfig {
             within(field, value, OVERHEAD_SECONDS, "seconds")?;
         }
         Ok(())
+    }
+
+    /// Which model prices a step, in words, for the report.
+    pub fn describe_step_model(&self) -> String {
+        if self.step_model == StepModel::Roofline {
+            return "roofline, the upper bound (step_model = \"roofline\")".to_string();
+        }
+        if !self.is_calibrated() {
+            return "roofline (no calibration parameters set)".to_string();
+        }
+        match &self.calibration_source {
+            Some(source) => format!("calibrated ({source})"),
+            None => "calibrated (the config's parameters)".to_string(),
+        }
     }
 
     /// Whether any calibration parameter differs from its default (the plain roofline).
@@ -181,18 +261,24 @@ impl HardwareConfig {
             || self.sequence_overhead != 0.0
     }
 
-    /// Bytes available to the KV cache: the explicit kv_cache_capacity, or what is left of the
-    /// usable memory once the weights are loaded.
-    pub fn kv_cache_bytes(&self, model: &ModelConfig) -> Result<f64> {
+    /// Bytes available to the KV cache on one of `gpus` GPUs that share the weights (1 without
+    /// `[parallel]`, where this describes the whole engine): the explicit kv_cache_capacity, or
+    /// what is left of the usable memory once its share of the weights is loaded.
+    pub fn kv_cache_bytes(&self, model: &ModelConfig, gpus: u32) -> Result<f64> {
         if let Some(kv) = self.kv_cache_capacity {
             return Ok(kv);
         }
         let usable = self.memory_capacity * self.gpu_memory_utilization;
-        let weights = model.num_parameters as f64 * self.bytes_per_param;
+        let weights = model.num_parameters as f64 * self.bytes_per_param / f64::from(gpus);
         if weights >= usable {
+            let share = if gpus > 1 {
+                format!(" / parallel.tensor_parallel_size = {gpus}")
+            } else {
+                String::new()
+            };
             bail!(
-                "the weights ({:.1} GB = model.num_parameters x hardware.bytes_per_param) leave no \
-                 room for a KV cache in {:.1} GB (hardware.memory_capacity x \
+                "the weights ({:.1} GB = model.num_parameters x hardware.bytes_per_param{share}) \
+                 leave no room for a KV cache in {:.1} GB (hardware.memory_capacity x \
                  gpu_memory_utilization); set hardware.kv_cache_capacity or use more memory",
                 weights / 1e9,
                 usable / 1e9

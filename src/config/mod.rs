@@ -9,6 +9,7 @@ mod cluster;
 mod de;
 mod hardware;
 mod model;
+mod parallel;
 mod scheduler;
 mod simulation;
 mod slo;
@@ -23,8 +24,9 @@ use serde::{Deserialize, Serialize};
 pub use cluster::{
     ClusterConfig, DisaggregationConfig, EngineOverrides, PoolConfig, RouterKind, MAX_REPLICAS,
 };
-pub use hardware::{HardwareConfig, KvCacheDtype};
-pub use model::ModelConfig;
+pub use hardware::{HardwareConfig, KvCacheDtype, StepModel, CALIBRATION_KEYS};
+pub use model::{Experts, ModelConfig};
+pub use parallel::{ParallelConfig, MAX_PARALLEL};
 pub use scheduler::{Policy, SchedulerConfig};
 pub use simulation::SimulationConfig;
 pub use slo::SloConfig;
@@ -48,6 +50,10 @@ pub struct Config {
     /// Warm-up exclusion; without it every request is measured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metrics: Option<MetricsConfig>,
+    /// GPUs per engine and engines side by side; without it, `[hardware]` is one engine's
+    /// totals (see [`ParallelConfig`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parallel: Option<ParallelConfig>,
     /// A fleet of replicas behind a router; without it, one engine.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster: Option<ClusterConfig>,
@@ -64,13 +70,30 @@ impl Config {
     pub fn load(path: &Path) -> Result<Config> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| Error::new(format!("cannot read config file {}: {e}", path.display())))?;
-        let mut config = Config::from_toml_str(&text).map_err(|e| e.context(path.display()))?;
-        config.base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        Ok(config)
+        let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        Config::from_toml_str_in(&text, &base_dir).map_err(|e| e.context(path.display()))
     }
 
-    /// Parses and validates TOML text. Errors carry the line number where TOML gives one.
+    /// Parses and validates TOML text; relative paths inside resolve against the current
+    /// folder. Errors carry the line number where TOML gives one.
     pub fn from_toml_str(text: &str) -> Result<Config> {
+        Config::from_toml_str_in(text, Path::new(""))
+    }
+
+    /// Parses and validates TOML text whose relative paths (dataset_path, hf_config) resolve
+    /// against `base_dir`.
+    pub fn from_toml_str_in(text: &str, base_dir: &Path) -> Result<Config> {
+        // A config naming a catalog entry is expanded as a table first (its errors then name
+        // keys, not lines); any other keeps the parser's line numbers.
+        if let Ok(table) = toml::from_str::<toml::Table>(text) {
+            if crate::catalog::expand::names_catalog(&table) {
+                let config =
+                    Config::from_toml_value_unvalidated(toml::Value::Table(table), base_dir)
+                        .map_err(|(_, m)| Error::new(m))?;
+                config.validate()?;
+                return Ok(config);
+            }
+        }
         let de =
             toml::Deserializer::parse(text).map_err(|e| describe_toml_error(text, &e, None))?;
         let mut config: Config = serde_path_to_error::deserialize(de).map_err(|e| {
@@ -79,6 +102,7 @@ impl Config {
         })?;
         config.given_workload_keys =
             warnings::given_pattern_keys(toml::from_str::<toml::Table>(text).ok().as_ref());
+        config.base_dir = base_dir.to_path_buf();
         config.validate()?;
         Ok(config)
     }
@@ -86,9 +110,15 @@ impl Config {
     /// Builds a config from an already-parsed TOML table (the sweep runner edits tables),
     /// without validating it. On failure returns the dotted path of the offending key (empty at
     /// the top level) and a message.
+    /// `hardware.preset` and `model.hf_config` are expanded first (relative paths against
+    /// `base_dir`, which the config keeps).
     pub fn from_toml_value_unvalidated(
-        value: toml::Value,
+        mut value: toml::Value,
+        base_dir: &Path,
     ) -> std::result::Result<Config, (String, String)> {
+        if let Some(table) = value.as_table_mut() {
+            crate::catalog::expand::expand(table, base_dir)?;
+        }
         let given = warnings::given_pattern_keys(value.as_table());
         let mut config: Config = serde_path_to_error::deserialize(value).map_err(|e| {
             let path = e.path().to_string();
@@ -96,12 +126,15 @@ impl Config {
             (path, message)
         })?;
         config.given_workload_keys = given;
+        config.base_dir = base_dir.to_path_buf();
         Ok(config)
     }
 
-    /// Builds and validates a config from an already-parsed TOML table.
+    /// Builds and validates a config from an already-parsed TOML table (relative paths
+    /// against the current folder).
     pub fn from_toml_value(value: toml::Value) -> Result<Config> {
-        let config = Config::from_toml_value_unvalidated(value).map_err(|(_, m)| Error::new(m))?;
+        let config = Config::from_toml_value_unvalidated(value, Path::new(""))
+            .map_err(|(_, m)| Error::new(m))?;
         config.validate()?;
         Ok(config)
     }
@@ -118,6 +151,16 @@ impl Config {
         }
         if let Some(metrics) = &self.metrics {
             metrics.validate()?;
+        }
+        if let Some(parallel) = &self.parallel {
+            parallel.validate(&self.model, &self.hardware)?;
+            if parallel.data_parallel_size > 1 && self.cluster.is_some() {
+                bail!(
+                    "parallel.data_parallel_size = {} and [cluster] both say how many engines \
+                     serve: set cluster.replicas (or pools) instead",
+                    parallel.data_parallel_size
+                );
+            }
         }
         if let Some(cluster) = &self.cluster {
             cluster.validate()?;
@@ -145,17 +188,71 @@ impl Config {
         Ok(())
     }
 
-    /// KV-cache bytes per token, at the cache's element size (`hardware.kv_cache_dtype`).
+    /// KV-cache bytes per token, at the cache's element size (`hardware.kv_cache_dtype`), over
+    /// all layers and all of the engine's GPUs.
     pub fn kv_bytes_per_token(&self) -> f64 {
         self.model
             .kv_bytes_per_token(self.hardware.kv_bytes_per_element())
     }
 
-    /// Number of KV-cache blocks: floor(capacity / (block_size x kv_bytes_per_token)).
+    /// Tensor-parallel GPUs per engine (1 without `[parallel]`).
+    pub fn tensor_parallel_size(&self) -> u32 {
+        self.parallel.as_ref().map_or(1, |p| p.tensor_parallel_size)
+    }
+
+    /// The share of a token's KV cache one GPU of the engine holds: 1 / TP while there are at
+    /// least as many KV heads as GPUs; 1 / num_kv_heads when GPUs replicate heads (vLLM does
+    /// for TP > num_kv_heads); all of it for MLA's latent, which every GPU keeps whole.
+    pub fn kv_share_per_gpu(&self) -> f64 {
+        let tp = self.tensor_parallel_size();
+        if tp == 1 || self.model.kv_latent_dim.is_some() {
+            return 1.0;
+        }
+        1.0 / f64::from(tp.min(self.model.kv_heads()))
+    }
+
+    /// Number of KV-cache blocks: floor(capacity / (block_size x kv_bytes_per_token)), per GPU
+    /// (every GPU of an engine holds its share of every block).
     pub fn kv_cache_blocks(&self) -> Result<u64> {
-        let bytes = self.hardware.kv_cache_bytes(&self.model)?;
-        let per_block = f64::from(self.scheduler.block_size) * self.kv_bytes_per_token();
+        let bytes = self
+            .hardware
+            .kv_cache_bytes(&self.model, self.tensor_parallel_size())?;
+        let per_block = f64::from(self.scheduler.block_size)
+            * (self.kv_bytes_per_token() * self.kv_share_per_gpu());
         Ok((bytes / per_block).floor() as u64)
+    }
+
+    /// The GPUs a run simulates, in words: "2 GPUs (TP 2)", "16 GPUs (8 engines x TP 2, EP
+    /// 2)", or without `[parallel]` the engines ("1 engine").
+    pub fn describe_gpus(&self) -> String {
+        let gpus = self.num_gpus();
+        let plural = if gpus == 1 { "GPU" } else { "GPUs" };
+        let Some(p) = &self.parallel else {
+            // Without [parallel] an engine is whatever [hardware] describes.
+            return match gpus {
+                1 => "1 engine".to_string(),
+                n => format!("{n} engines"),
+            };
+        };
+        let engines = gpus / u64::from(p.tensor_parallel_size);
+        let mut shape = format!("TP {}", p.tensor_parallel_size);
+        if p.expert_parallel_size > 1 {
+            shape += &format!(", EP {}", p.expert_parallel_size);
+        }
+        if engines > 1 {
+            shape = format!("{engines} engines x {shape}");
+        }
+        format!("{gpus} {plural} ({shape})")
+    }
+
+    /// GPUs of the whole deployment: engines x GPUs per engine.
+    pub fn num_gpus(&self) -> u64 {
+        let engines = match (&self.cluster, &self.parallel) {
+            (Some(c), _) => c.num_replicas(),
+            (None, Some(p)) => u64::from(p.data_parallel_size),
+            (None, None) => 1,
+        };
+        engines * u64::from(self.tensor_parallel_size())
     }
 
     /// The dataset file, resolved against the config's folder.

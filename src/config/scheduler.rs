@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::check::at_least_one;
+use super::check::{at_least_one, within, OVERHEAD_SECONDS};
 use crate::Result;
 
 /// How the waiting queue is ordered (and whom preemption picks as its victim).
@@ -80,6 +80,28 @@ pub struct SchedulerConfig {
     /// Reuse KV blocks whose token prefix is already cached.
     #[serde(default = "yes")]
     pub enable_prefix_caching: bool,
+    /// vLLM's --async-scheduling: the scheduler prepares step N+1 while the GPU runs step N, so
+    /// its CPU time hides behind the GPU's (a step takes max(GPU, scheduling_overhead)), but a
+    /// request that arrives during step N is first scheduled in step N+2.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub async_scheduling: bool,
+    /// CPU seconds between forward passes: scheduling, preparing the inputs, processing the
+    /// outputs. Without async scheduling they add to every step.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub scheduling_overhead: f64,
+    /// Seconds from a request's arrival to its entering the engine's queue: the API server's
+    /// HTTP handling, tokenization and hand-over to the engine process. Counted in TTFT and
+    /// E2E.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub request_overhead: f64,
+}
+
+fn is_false(b: &bool) -> bool {
+    !b
+}
+
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
 }
 
 fn one() -> u32 {
@@ -102,6 +124,12 @@ impl SchedulerConfig {
             "scheduler.max_num_partial_prefills",
             self.max_num_partial_prefills.into(),
         )?;
+        for (field, value) in [
+            ("scheduler.scheduling_overhead", self.scheduling_overhead),
+            ("scheduler.request_overhead", self.request_overhead),
+        ] {
+            within(field, value, OVERHEAD_SECONDS, "seconds")?;
+        }
         Ok(())
     }
 

@@ -82,7 +82,7 @@ fn kv_cache_size_follows_the_formula() {
     let c = Config::load(format!("{REFERENCE}/test_blog.toml").as_ref()).unwrap();
     assert_eq!(c.kv_bytes_per_token(), 163_840.0);
     assert_eq!(
-        c.hardware.kv_cache_bytes(&c.model).unwrap(),
+        c.hardware.kv_cache_bytes(&c.model, 1).unwrap(),
         84_618_822_656.0
     );
     assert_eq!(c.kv_cache_blocks().unwrap(), 32_279);

@@ -35,7 +35,11 @@
 //! roofline is reproduced bit for bit. Everything is a function of the step's [`StepSums`], so
 //! the decode fast path, which builds those sums in closed form, prices steps identically.
 
-use crate::config::Config;
+use crate::config::{Config, StepModel};
+
+mod parallel;
+
+use parallel::{Collectives, ExpertReads};
 
 /// What one scheduled request contributes to a step.
 #[derive(Debug, Clone, Copy)]
@@ -80,8 +84,21 @@ pub struct StepCost {
 pub struct Roofline {
     compute_flops: f64,
     memory_bandwidth: f64,
+    /// Group totals of the weight matmuls, per token.
     active_params: f64,
+    /// Weights every step reads, per GPU: all of them for a dense model, the dense part of an
+    /// MoE one (whose experts are read as touched, see [`ExpertReads`]).
     weight_bytes: f64,
+    experts: Option<ExpertReads>,
+    /// GPUs of the tensor-parallel group the FLOPs divide over (1 without `[parallel]`).
+    gpus: f64,
+    /// The share of each token's KV one GPU holds and reads.
+    kv_share: f64,
+    collectives: Option<Collectives>,
+    /// CPU seconds per step (scheduling, input preparation, output processing).
+    scheduling_overhead: f64,
+    /// vLLM's async scheduling: the CPU work of step N+1 overlaps the GPU's step N.
+    async_scheduling: bool,
     attention_dim: f64,
     kv_bytes_per_token_layer: f64,
     full_layers: f64,
@@ -103,6 +120,21 @@ struct Calibration {
     /// step_overhead + num_layers x layer_overhead.
     fixed_overhead: f64,
     sequence_overhead: f64,
+}
+
+impl Calibration {
+    /// Every parameter at the value that reduces to the plain roofline.
+    const PLAIN: Calibration = Calibration {
+        compute_efficiency: 1.0,
+        attention_efficiency: 1.0,
+        memory_efficiency: 1.0,
+        kv_memory_efficiency: 1.0,
+        attention_overlap: 1.0,
+        softness: 0.0,
+        causal: false,
+        fixed_overhead: 0.0,
+        sequence_overhead: 0.0,
+    };
 }
 
 /// How compute and memory time combine: max(c, m) at softness 0, c + m at 1, and in between
@@ -140,25 +172,38 @@ impl Roofline {
         let m = &config.model;
         let hw = &config.hardware;
         let (full, sliding) = m.attention_layers();
+        let gpus = f64::from(config.tensor_parallel_size());
+        let experts = ExpertReads::new(config);
+        let dense_bytes =
+            m.num_parameters as f64 * hw.bytes_per_param - ExpertReads::all_expert_bytes(config);
         Roofline {
             compute_flops: hw.compute_flops,
             memory_bandwidth: hw.memory_bandwidth,
             active_params: m.active_parameters() as f64,
-            weight_bytes: m.num_parameters as f64 * hw.bytes_per_param,
+            weight_bytes: dense_bytes / gpus,
+            experts,
+            gpus,
+            kv_share: config.kv_share_per_gpu(),
+            collectives: Collectives::new(config),
+            scheduling_overhead: config.scheduler.scheduling_overhead,
+            async_scheduling: config.scheduler.async_scheduling,
             attention_dim: m.attention_dim(),
             kv_bytes_per_token_layer: config.kv_bytes_per_token() / f64::from(m.num_layers),
             full_layers: f64::from(full),
             sliding: sliding.map(|(w, n)| (f64::from(w), f64::from(n))),
-            cal: Calibration {
-                compute_efficiency: hw.compute_efficiency,
-                attention_efficiency: hw.attention_efficiency,
-                memory_efficiency: hw.memory_efficiency,
-                kv_memory_efficiency: hw.kv_memory_efficiency,
-                attention_overlap: hw.attention_overlap,
-                softness: hw.roofline_softness,
-                causal: hw.causal_attention,
-                fixed_overhead: hw.step_overhead + f64::from(m.num_layers) * hw.layer_overhead,
-                sequence_overhead: hw.sequence_overhead,
+            cal: match hw.step_model {
+                StepModel::Calibrated => Calibration {
+                    compute_efficiency: hw.compute_efficiency,
+                    attention_efficiency: hw.attention_efficiency,
+                    memory_efficiency: hw.memory_efficiency,
+                    kv_memory_efficiency: hw.kv_memory_efficiency,
+                    attention_overlap: hw.attention_overlap,
+                    softness: hw.roofline_softness,
+                    causal: hw.causal_attention,
+                    fixed_overhead: hw.step_overhead + f64::from(m.num_layers) * hw.layer_overhead,
+                    sequence_overhead: hw.sequence_overhead,
+                },
+                StepModel::Roofline => Calibration::PLAIN,
             },
         }
     }
@@ -210,13 +255,21 @@ impl Roofline {
         } else {
             (sums.attn_full, sums.attn_slide)
         };
-        let gemm_flops = 2.0 * sums.tokens * self.active_params;
+        // One GPU's share of the work (the whole of it without [parallel]: / 1 and x 1 are
+        // exact, so the numbers stay the roofline's bits).
+        let gemm_flops = 2.0 * sums.tokens * self.active_params / self.gpus;
         let attn_flops =
-            4.0 * self.attention_dim * (self.full_layers * attn_full + slide_layers * attn_slide);
+            4.0 * self.attention_dim * (self.full_layers * attn_full + slide_layers * attn_slide)
+                / self.gpus;
         let flops = gemm_flops + attn_flops;
         let kv_bytes = self.kv_bytes_per_token_layer
-            * (self.full_layers * sums.kv_full + slide_layers * sums.kv_slide);
-        let bytes = self.weight_bytes + kv_bytes;
+            * (self.full_layers * sums.kv_full + slide_layers * sums.kv_slide)
+            * self.kv_share;
+        let weight_bytes = match &self.experts {
+            Some(experts) => self.weight_bytes + experts.bytes(sums.tokens),
+            None => self.weight_bytes,
+        };
+        let bytes = weight_bytes + kv_bytes;
 
         // Effective work: what the achieved fractions of the peaks make of it.
         let attn_work = attn_flops / cal.attention_efficiency;
@@ -224,14 +277,22 @@ impl Roofline {
         let overlap = cal.attention_overlap;
         let compute_time =
             (gemm_flops / cal.compute_efficiency + overlap * attn_work) / self.compute_flops;
-        let memory_time = (self.weight_bytes / cal.memory_efficiency + overlap * kv_traffic)
-            / self.memory_bandwidth;
+        let memory_time =
+            (weight_bytes / cal.memory_efficiency + overlap * kv_traffic) / self.memory_bandwidth;
         let serial =
             (1.0 - overlap) * (attn_work / self.compute_flops + kv_traffic / self.memory_bandwidth);
-        let time = cal.fixed_overhead
+        let mut time = cal.fixed_overhead
             + cal.sequence_overhead * sums.seqs
             + combine(compute_time, memory_time, cal.softness)
             + serial;
+        if let Some(collectives) = &self.collectives {
+            time += collectives.time(sums.tokens);
+        }
+        time = if self.async_scheduling {
+            time.max(self.scheduling_overhead)
+        } else {
+            time + self.scheduling_overhead
+        };
         StepCost {
             flops,
             bytes,
@@ -243,214 +304,4 @@ impl Roofline {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::Config;
-
-    fn tiny() -> Config {
-        crate::testing::hand_toy()
-    }
-
-    #[test]
-    fn decode_step_is_memory_bound_and_matches_the_formula() {
-        let r = Roofline::new(&tiny());
-        // One decode token at context 100 -> 101.
-        let cost = r.step([Work {
-            cached: 100,
-            new: 1,
-        }]);
-        // flops = 2 * 1 * 1e9 + 4 * 10 * 1 * 101 * 1024 = 2e9 + 4_136_960
-        assert_eq!(cost.flops, 2e9 + 4_136_960.0);
-        // kv bytes/token = 2 * 2 heads * 128 dim * 2 bytes * 10 layers = 10240
-        // bytes = 2e9 + 10240 * (100 + 0.5) = 2e9 + 1_029_120
-        assert_eq!(cost.bytes, 2e9 + 1_029_120.0);
-        // memory time = 2.00102912e9 / 1e11 = 0.0200102912 s; compute = 0.002004136960 s
-        assert!((cost.time - 0.020_010_291_2).abs() < 1e-15);
-        assert!((cost.bandwidth_util - 1.0).abs() < 1e-15);
-        assert!((cost.flops_util - 0.002_004_136_96 / 0.020_010_291_2).abs() < 1e-12);
-    }
-
-    /// An FP8 cache under BF16 weights: the decode step reads the same weights and half the
-    /// KV bytes (5120 per token instead of 10240).
-    #[test]
-    fn an_fp8_kv_cache_halves_the_kv_bytes_a_step_reads() {
-        let mut c = tiny();
-        c.hardware.kv_cache_dtype = Some(crate::config::KvCacheDtype::Fp8);
-        let cost = Roofline::new(&c).step([Work {
-            cached: 100,
-            new: 1,
-        }]);
-        assert_eq!(cost.bytes, 2e9 + 5120.0 * 100.5);
-        assert_eq!(
-            cost.flops,
-            2e9 + 4_136_960.0,
-            "FLOPs do not depend on the cache"
-        );
-    }
-
-    #[test]
-    fn prefill_step_is_compute_bound() {
-        let r = Roofline::new(&tiny());
-        let cost = r.step([Work {
-            cached: 0,
-            new: 1000,
-        }]);
-        // flops = 2 * 1000 * 1e9 + 4 * 10 * 1000 * 1000 * 1024 = 2e12 + 4.096e10
-        assert_eq!(cost.flops, 2.0409_6e12);
-        assert!((cost.time - 2.040_96).abs() < 1e-12);
-        assert_eq!(cost.flops_util, 1.0);
-    }
-
-    #[test]
-    fn sliding_window_caps_attention_context() {
-        let mut c = tiny();
-        c.model.sliding_window = Some(50);
-        c.model.num_sliding_layers = Some(10);
-        let r = Roofline::new(&c);
-        let cost = r.step([Work {
-            cached: 100,
-            new: 1,
-        }]);
-        // every layer sees 50 keys: 4 * 10 * 1 * 50 * 1024 = 2_048_000; KV read capped at 50
-        assert_eq!(cost.flops, 2e9 + 2_048_000.0);
-        assert_eq!(cost.bytes, 2e9 + 1024.0 * 10.0 * 50.0);
-    }
-
-    /// The roofline exactly as the seed system wrote it, for the bit-identity check.
-    fn plain_roofline(r: &Roofline, sums: &StepSums) -> (f64, f64, f64) {
-        let slide_layers = r.sliding.map_or(0.0, |(_, n)| n);
-        let flops = 2.0 * sums.tokens * r.active_params
-            + 4.0
-                * r.attention_dim
-                * (r.full_layers * sums.attn_full + slide_layers * sums.attn_slide);
-        let bytes = r.weight_bytes
-            + r.kv_bytes_per_token_layer
-                * (r.full_layers * sums.kv_full + slide_layers * sums.kv_slide);
-        let time = (flops / r.compute_flops).max(bytes / r.memory_bandwidth);
-        (flops, bytes, time)
-    }
-
-    #[test]
-    fn default_calibration_is_the_plain_roofline_bit_for_bit() {
-        let mut c = tiny();
-        c.model.sliding_window = Some(64);
-        c.model.num_sliding_layers = Some(4);
-        for config in [tiny(), c] {
-            let r = Roofline::new(&config);
-            // A small LCG: batches of random (cached, new) pairs.
-            let mut state = 12345u64;
-            let mut next = |m: u64| {
-                state = state
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                (state >> 33) % m
-            };
-            for _ in 0..2000 {
-                let n = 1 + next(40);
-                let batch: Vec<Work> = (0..n)
-                    .map(|_| Work {
-                        cached: next(5000) as u32,
-                        new: if next(3) == 0 {
-                            1 + next(3000) as u32
-                        } else {
-                            1
-                        },
-                    })
-                    .collect();
-                let sums = r.sums(batch.iter().copied());
-                let cost = r.price_sums(&sums);
-                let (flops, bytes, time) = plain_roofline(&r, &sums);
-                assert_eq!(cost.flops.to_bits(), flops.to_bits());
-                assert_eq!(cost.bytes.to_bits(), bytes.to_bits());
-                assert_eq!(cost.time.to_bits(), time.to_bits(), "{sums:?}");
-                let (c, m) = (flops / r.compute_flops, bytes / r.memory_bandwidth);
-                assert_eq!(cost.flops_util.to_bits(), (c / time).to_bits());
-                assert_eq!(cost.bandwidth_util.to_bits(), (m / time).to_bits());
-            }
-        }
-    }
-
-    #[test]
-    fn causal_pairs_count_each_new_token_s_keys() {
-        // Brute force: token k of `new` attends min(cached + k, window) keys.
-        for cached in 0..40u64 {
-            for new in 1..40u64 {
-                for window in [1u64, 5, 16, 50, u64::MAX] {
-                    let brute: u64 = (1..=new).map(|k| (cached + k).min(window)).sum();
-                    assert_eq!(
-                        causal_pairs(cached, new, window),
-                        brute,
-                        "{cached} {new} {window}"
-                    );
-                }
-            }
-        }
-        // A decode's causal pairs are its keys: s t with s = 1.
-        let r = Roofline::new(&tiny());
-        let sums = r.sums([Work { cached: 7, new: 1 }, Work { cached: 0, new: 4 }]);
-        assert_eq!(sums.attn_full, 8.0 + 16.0);
-        assert_eq!(sums.attn_full_causal, 8.0 + 10.0);
-        assert_eq!(sums.seqs, 2.0);
-    }
-
-    #[test]
-    fn combine_spans_max_to_sum() {
-        assert_eq!(combine(3.0, 4.0, 0.0), 4.0);
-        assert_eq!(combine(3.0, 4.0, 1.0), 7.0);
-        assert!((combine(3.0, 4.0, 0.5) - 5.0).abs() < 1e-12); // (3^2 + 4^2)^(1/2)
-        assert!((combine(4.0, 3.0, 0.5) - 5.0).abs() < 1e-12);
-        assert_eq!(combine(0.0, 0.0, 0.5), 0.0);
-        // A tiny softness underflows to the max, never to a wrong value.
-        assert_eq!(combine(1e-3, 2e-3, 1e-3), 2e-3);
-    }
-
-    #[test]
-    fn calibrated_step_matches_the_formula_by_hand() {
-        let mut c = tiny();
-        let hw = &mut c.hardware;
-        hw.compute_efficiency = 0.5;
-        hw.attention_efficiency = 0.25;
-        hw.memory_efficiency = 0.8;
-        hw.kv_memory_efficiency = 0.64;
-        hw.attention_overlap = 0.0;
-        hw.roofline_softness = 0.5;
-        hw.causal_attention = true;
-        hw.step_overhead = 1e-3;
-        hw.layer_overhead = 1e-4;
-        hw.sequence_overhead = 1e-5;
-        let r = Roofline::new(&c);
-        // A 100-token prefill on 28 cached tokens, and a decode at 300.
-        let cost = r.step([
-            Work {
-                cached: 28,
-                new: 100,
-            },
-            Work {
-                cached: 300,
-                new: 1,
-            },
-        ]);
-        // gemm = 2 x 101 x 1e9 = 2.02e11 -> / 0.5 / 1e12 = 0.404 s
-        // causal pairs = 100 x 28 + 100 x 101 / 2 + 301 = 8151; attention FLOPs =
-        //   4 x 1024 x 10 x 8151 = 333_864_960 -> / 0.25 / 1e12 = 0.001_335_459_84 s
-        // weights 2e9 B / 0.8 / 1e11 = 0.025 s; KV = 1024 B x 10 layers x (78 + 300.5) =
-        //   3_875_840 B -> / 0.64 / 1e11 = 0.000_060_56 s
-        // combine(0.404, 0.025, 0.5) = sqrt(0.404^2 + 0.025^2)
-        // time = 1e-3 + 10 x 1e-4 + 2 x 1e-5 + combine + 0.001_335_459_84 + 0.000_060_56
-        let expected = 1e-3
-            + 1e-3
-            + 2e-5
-            + (0.404f64 * 0.404 + 0.025 * 0.025).sqrt()
-            + 0.001_335_459_84
-            + 0.000_060_56;
-        assert!(
-            (cost.time - expected).abs() < 1e-15,
-            "{} vs {expected}",
-            cost.time
-        );
-        assert_eq!(cost.flops, 2.02e11 + 333_864_960.0);
-        assert_eq!(cost.bytes, 2e9 + 3_875_840.0);
-        // Utilisations stay against the datasheet peaks.
-        assert_eq!(cost.flops_util, (cost.flops / 1e12) / cost.time);
-    }
-}
+mod tests;

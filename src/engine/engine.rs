@@ -10,7 +10,7 @@ use super::compute::{Roofline, StepCost, Work};
 use super::handoff::Handoff;
 use super::kv_cache::KvCache;
 use super::observe::Observer;
-use super::queue::{QueueKey, WaitingQueue};
+use super::queue::WaitingQueue;
 use super::request::Request;
 use crate::config::{Config, Policy};
 use crate::metrics::Warmup;
@@ -32,6 +32,8 @@ pub(super) struct Knobs {
     pub block_size: u32,
     /// A disaggregated prefill replica: a request leaves as its first token is emitted.
     pub prefill_only: bool,
+    /// See async_sched.rs.
+    pub async_scheduling: bool,
 }
 
 impl Knobs {
@@ -64,6 +66,8 @@ pub struct Engine {
     /// Slots of running requests, in admission order.
     pub(super) running: Vec<usize>,
     pub(super) waiting: WaitingQueue,
+    /// Arrivals the current decision missed (async scheduling).
+    pub(super) held: super::async_sched::Held,
     /// This step's (slot, new tokens).
     pub(super) batch: Vec<(usize, u32)>,
     pub(super) scratch_hits: Vec<(u32, bool)>,
@@ -121,6 +125,7 @@ impl Engine {
                 preemption_free: s.enable_preemption_free,
                 block_size: s.block_size,
                 prefill_only: false,
+                async_scheduling: s.async_scheduling,
             },
             roofline: Roofline::new(config),
             kv: KvCache::new(blocks, s.enable_prefix_caching),
@@ -128,6 +133,7 @@ impl Engine {
             free_slots: Vec::new(),
             running: Vec::new(),
             waiting: WaitingQueue::default(),
+            held: Default::default(),
             batch: Vec::new(),
             scratch_hits: Vec::new(),
             reserved_blocks: 0,
@@ -160,8 +166,7 @@ impl Engine {
     /// says whether the statistics count it (see `[metrics]`).
     pub fn add_request(&mut self, spec: RequestSpec, measured: bool) {
         let slot = self.new_slot(Request::new(spec, measured));
-        self.waiting
-            .push(QueueKey::new(self.knobs.policy, &spec), slot);
+        self.enqueue_arrival(slot);
     }
 
     pub(super) fn new_slot(&mut self, request: Request) -> usize {
@@ -184,7 +189,7 @@ impl Engine {
 
     /// Whether the engine has nothing to run or admit.
     pub fn is_idle(&self) -> bool {
-        self.running.is_empty() && self.waiting.is_empty()
+        self.running.is_empty() && self.waiting.is_empty() && self.held.is_empty()
     }
 
     /// Sequences counted against max_num_seqs: running, and (decode replica) arriving.
@@ -197,11 +202,17 @@ impl Engine {
     pub fn step<O: Observer>(&mut self, bound: Option<f64>, obs: &mut O) -> Result<EngineStep> {
         self.last_step_start = self.now;
         self.last_left = 0;
-        if let Some(cost) = self.try_decode_span(bound, obs) {
-            check_step(&cost, self.now)?;
-            return Ok(self.ran(cost));
+        self.release_held();
+        if self.held.is_empty() {
+            if let Some(cost) = self.try_decode_span(bound, obs) {
+                check_step(&cost, self.now)?;
+                return Ok(self.ran(cost));
+            }
         }
-        let preempted = self.schedule(obs);
+        let mut preempted = self.schedule(obs);
+        if self.batch.is_empty() && !preempted && self.release_all_held() {
+            preempted = self.schedule(obs);
+        }
         if self.batch.is_empty() {
             self.last_completions = 0;
             self.last_kv_in_step = self.kv.num_used();
@@ -385,13 +396,14 @@ impl Engine {
         self.running.len()
     }
 
+    /// Requests waiting for admission (held ones too, under async scheduling).
     pub fn num_waiting(&self) -> usize {
-        self.waiting.len()
+        self.waiting.len() + self.held.len()
     }
 
     /// Requests on this engine: running plus waiting.
     pub fn outstanding(&self) -> usize {
-        self.running.len() + self.waiting.len()
+        self.running.len() + self.num_waiting()
     }
 
     pub fn kv_blocks_used(&self) -> u32 {
@@ -438,7 +450,7 @@ impl Engine {
             }
             referenced += r.blocks.len() as u64;
         }
-        for slot in self.waiting.slots() {
+        for slot in self.waiting.slots().chain(self.held.slots()) {
             let r = &self.requests[slot];
             if !r.blocks.is_empty() || r.num_computed != 0 {
                 return Err(format!("waiting request {} holds KV", r.spec.id));

@@ -2,6 +2,7 @@
 //! queue, the scheduler, the roofline step-time model, and the step that ties them. An engine
 //! is one replica; [`crate::fleet`] drives one or many.
 
+mod async_sched;
 mod compute;
 mod decode_span;
 #[allow(clippy::module_inception)]

@@ -28,11 +28,16 @@ pub struct ReplicaPlan {
 /// errors naming the pool.
 pub fn plan(config: &Config) -> Result<Vec<ReplicaPlan>> {
     let Some(cluster) = &config.cluster else {
-        return Ok(vec![ReplicaPlan {
-            pool: "default".into(),
-            role: Role::Whole,
-            config: config.clone(),
-        }]);
+        // `parallel.data_parallel_size` engines behind the default router, as vLLM's
+        // data-parallel load balancer puts them (1 without [parallel]).
+        let engines = config.parallel.as_ref().map_or(1, |p| p.data_parallel_size);
+        return Ok((0..engines)
+            .map(|_| ReplicaPlan {
+                pool: "default".into(),
+                role: Role::Whole,
+                config: config.clone(),
+            })
+            .collect());
     };
     let mut plans = Vec::new();
     let mut add = |pool: &str, role, n: u32, config: Config| {
@@ -91,9 +96,8 @@ fn overridden(config: &Config, overrides: &EngineOverrides, place: &str) -> Resu
             table.insert(key.clone(), v.clone());
         }
     }
-    let mut engine = Config::from_toml_value_unvalidated(value)
+    let engine = Config::from_toml_value_unvalidated(value, &config.base_dir)
         .map_err(|(_, message)| Error::new(format!("{place}: {message}")))?;
-    engine.base_dir = config.base_dir.clone();
     engine.validate().map_err(|e| e.context(place))?;
     Ok(engine)
 }

@@ -83,6 +83,8 @@ pub struct Simulator {
     router: Router,
     /// Replicas 0..entry take arrivals (the rest are decode replicas).
     entry: usize,
+    /// GPUs each engine spans (parallel.tensor_parallel_size).
+    gpus_per_engine: u64,
     disagg: Option<Disaggregation>,
     metrics: Collector,
     /// Which requests the statistics measure (`[metrics]` warm-up).
@@ -174,6 +176,7 @@ impl Simulator {
             workload: Workload::new(config, dataset)?,
             router,
             entry,
+            gpus_per_engine: u64::from(config.tensor_parallel_size()),
             disagg,
             metrics: {
                 let metrics = Collector::with_slo(SloTally::new(config.slo));
@@ -276,20 +279,20 @@ impl Simulator {
             self.measuring = true;
             self.metrics.set_window_start(spec.arrival);
         }
+        let at = self.workload.delivered(&spec);
         let replicas = &self.replicas;
         let i = if self.uses_prefix {
-            self.router.pick(spec.arrival, |i| {
-                replicas[i].engine.cached_prefix_blocks(&spec)
-            })
+            self.router
+                .pick(at, |i| replicas[i].engine.cached_prefix_blocks(&spec))
         } else {
-            self.router.pick(spec.arrival, |_| 0)
+            self.router.pick(at, |_| 0)
         };
         if self.router.needs_load() {
-            self.router.routed(i, spec.arrival);
+            self.router.routed(i, at);
         }
         let r = &mut self.replicas[i];
         r.stats.routed += 1;
-        r.engine.wait_until(spec.arrival);
+        r.engine.wait_until(at);
         r.engine.add_request(spec, measured);
         self.refresh(i);
     }
@@ -489,6 +492,9 @@ impl Simulator {
         let makespan = engines().map(Engine::last_completion).fold(0.0, f64::max);
         let n = self.replicas.len();
         let mut summary = self.metrics.finish(makespan, total, blocks, n as u64);
+        let gpus = n as u64 * self.gpus_per_engine;
+        summary.fleet.gpus = gpus;
+        summary.fleet.output_tokens_per_s_per_gpu = summary.output_tokens_per_s / gpus as f64;
         if n > 1 {
             summary.replicas = self
                 .replicas

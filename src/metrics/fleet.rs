@@ -9,6 +9,12 @@ use super::summary::{Metric, MetricValue};
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct FleetMetrics {
     pub replicas: u64,
+    /// GPUs in all: replicas x parallel.tensor_parallel_size (an engine without `[parallel]`
+    /// counts as one).
+    pub gpus: u64,
+    /// Output tokens per second divided by the GPUs: what fleets of different shapes (and
+    /// published benchmarks) compare.
+    pub output_tokens_per_s_per_gpu: f64,
     /// Max over replicas of the requests routed to it, divided by the mean (1 = even).
     pub request_imbalance: Option<f64>,
     /// Max over replicas of the busy fraction, divided by the mean.
@@ -30,6 +36,11 @@ impl FleetMetrics {
         let c = MetricValue::Count;
         [
             ("replicas", c(self.replicas)),
+            ("gpus", c(self.gpus)),
+            (
+                "output_tokens_per_s_per_gpu",
+                f(Some(self.output_tokens_per_s_per_gpu)),
+            ),
             ("replica_request_imbalance", f(self.request_imbalance)),
             ("replica_busy_imbalance", f(self.busy_imbalance)),
             ("kv_transfers", c(self.kv_transfers)),

@@ -397,6 +397,8 @@ mod tests {
                 kv_transfer_ms_mean: Some(24.5),
                 kv_backpressure_waits: 25,
                 kv_backpressure_ms_mean: Some(26.5),
+                gpus: 27,
+                output_tokens_per_s_per_gpu: 28.5,
             },
             replicas: Vec::new(),
         };

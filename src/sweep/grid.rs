@@ -184,8 +184,7 @@ pub fn expand(spec: &SweepSpec) -> Result<Grid> {
 /// memory checked (a failure there is the run's own error). Position and parameters are the
 /// caller's to fill in.
 fn resolve(table: Table, base_dir: &Path) -> std::result::Result<RunPoint, (String, String)> {
-    let mut config = Config::from_toml_value_unvalidated(Value::Table(table))?;
-    config.base_dir = base_dir.to_path_buf();
+    let config = Config::from_toml_value_unvalidated(Value::Table(table), base_dir)?;
     let run_id = run_id(&config);
     let cost = expected_cost(&config);
     let seed = config.workload.seed;
@@ -252,7 +251,7 @@ fn load_table(path: &PathBuf) -> Result<Table> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Error::new(format!("cannot read base config {}: {e}", path.display())))?;
     // Parse strictly once, so a broken base reports like a single run would.
-    Config::from_toml_str(&text).map_err(|e| e.context(path.display()))?;
+    Config::load(path)?;
     text.parse::<Table>()
         .map_err(|e| Error::new(format!("{}: {}", path.display(), e.message())))
 }
@@ -268,7 +267,11 @@ pub fn config_with_overrides(base_path: &Path, overrides: &[(String, Value)]) ->
         super::spec::check_path(path, "--set")?;
         set_path(&mut table, path, value.clone());
     }
-    let mut config = Config::from_toml_value_unvalidated(Value::Table(table)).map_err(
+    let base_dir = base_path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let config = Config::from_toml_value_unvalidated(Value::Table(table), &base_dir).map_err(
         |(error_path, message)| {
             let named = |p: &str| {
                 error_path == p
@@ -281,10 +284,6 @@ pub fn config_with_overrides(base_path: &Path, overrides: &[(String, Value)]) ->
             }
         },
     )?;
-    config.base_dir = base_path
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_default();
     config
         .validate()
         .map_err(|e| e.context(format!("{} with --set", base_path.display())))?;

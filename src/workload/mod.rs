@@ -76,6 +76,10 @@ pub struct Workload {
     clock: f64,
     /// Requests already generated whose arrival time has not been reached, in arrival order.
     pending: VecDeque<RequestSpec>,
+    /// Seconds from a request's arrival to its reaching an engine (scheduler.request_overhead):
+    /// the times below are when requests reach the engines; `RequestSpec::arrival` stays when
+    /// the client sent them, what latencies count from.
+    delivery_delay: f64,
     /// The most requests this run may generate: [`MAX_REQUESTS`] (tests lower it).
     max_requests: u64,
     /// The run wanted more than `max_requests` requests (possible only with duration_secs
@@ -118,6 +122,7 @@ impl Workload {
             generated: 0,
             clock: 0.0,
             pending: VecDeque::new(),
+            delivery_delay: config.scheduler.request_overhead,
             max_requests: MAX_REQUESTS,
             over_limit: false,
         };
@@ -163,7 +168,12 @@ impl Workload {
 
     /// The arrival time of the next request not yet released, if any.
     pub fn next_arrival(&self) -> Option<f64> {
-        self.pending.front().map(|r| r.arrival)
+        self.pending.front().map(|r| self.delivered(r))
+    }
+
+    /// When a request reaches the engines: its arrival plus the API server's overhead.
+    pub fn delivered(&self, spec: &RequestSpec) -> f64 {
+        spec.arrival + self.delivery_delay
     }
 
     /// The arrival time of the `k`-th request not yet released (k = 1 is the next one),
@@ -177,12 +187,12 @@ impl Workload {
                 break;
             }
         }
-        self.pending.get(k.max(1) - 1).map(|r| r.arrival)
+        self.pending.get(k.max(1) - 1).map(|r| self.delivered(r))
     }
 
     /// Releases the next request if it has arrived by `now`.
     pub fn pop_arrived(&mut self, now: f64) -> Option<RequestSpec> {
-        if self.pending.front()?.arrival > now {
+        if self.delivered(self.pending.front()?) > now {
             return None;
         }
         let spec = self.pending.pop_front();
