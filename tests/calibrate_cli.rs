@@ -536,3 +536,72 @@ fn the_calibration_sweep_sets_the_shipped_parameters_by_dotted_path() {
         assert!(ttft("true") > 1.4 * ttft("false"), "{base}");
     }
 }
+
+fn moe_csv() -> PathBuf {
+    Path::new(ROOT).join("data/h100-steps/h100-qwen3-30b-a3b-moe-bf16-train.csv")
+}
+
+/// The MoE rows: the shipped MoE config (H100 preset, its MoE calibration) prices them as
+/// its fit did, the fit recovers that calibration with the README's command, and the dense
+/// (Llama) calibration transfers with the error the README quotes.
+#[test]
+fn moe_rows_fit_and_the_dense_calibration_transfers_in_shape() {
+    let config = Path::new(ROOT).join("configs/moe-qwen3-30b-a3b-h100.toml");
+    let (csv, config) = (moe_csv(), config);
+    let (csv, config) = (csv.to_str().unwrap(), config.to_str().unwrap());
+    let fit = run(&[
+        "calibrate",
+        "fit",
+        "--steps",
+        csv,
+        "-c",
+        config,
+        "--fix",
+        "memory_efficiency=0.9",
+        "--fix",
+        "attention_efficiency=0.3308",
+        "--fix",
+        "kv_memory_efficiency=0.7483",
+    ]);
+    let text = stdout(&fit);
+    assert!(fit.status.success(), "{}", stderr(&fit));
+    assert!(text.contains("fitted rows: MAPE 8.24%"), "{text}");
+    assert!(
+        text.contains("compute_efficiency          0.2954  fitted"),
+        "{text}"
+    );
+    assert!(
+        text.contains("5-fold pooled                  13   15.16%"),
+        "{text}"
+    );
+    let predict = run(&["calibrate", "predict", "--steps", csv, "-c", config]);
+    let text = stdout(&predict);
+    assert!(
+        text.contains("all               13    8.24%"),
+        "the preset's MoE calibration is that fit: {text}"
+    );
+
+    // The dense fit's parameters, written into the MoE config: one decode 43% too fast.
+    let dir = TempDir::new("moe-dense");
+    let dense = std::fs::read_to_string(config).unwrap().replace(
+        "bytes_per_param = 2",
+        "bytes_per_param = 2\ncompute_efficiency = 0.659\nattention_efficiency = 0.3308\n\
+         memory_efficiency = 0.9\nkv_memory_efficiency = 0.7483\nattention_overlap = 0.0\n\
+         roofline_softness = 0.4562\ncausal_attention = true\nlayer_overhead = 4.532e-5",
+    );
+    let dense = dir.write("dense.toml", &dense);
+    let predict = run(&[
+        "calibrate",
+        "predict",
+        "--steps",
+        csv,
+        "-c",
+        dense.to_str().unwrap(),
+    ]);
+    let text = stdout(&predict);
+    assert!(text.contains("all               13   27.05%"), "{text}");
+    assert!(
+        text.contains("1x1@1024                  7.797       4.442   -43.0%"),
+        "{text}"
+    );
+}

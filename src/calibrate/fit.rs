@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use super::params::{round_significant, Param};
 use super::solver::levenberg_marquardt;
 use super::steps::{StepRow, StepsFile};
-use crate::config::Config;
+use crate::config::{Config, StepModel};
 use crate::engine::{Roofline, StepSums};
 use crate::{bail, Error, Result};
 
@@ -260,6 +260,9 @@ pub fn fit(config: &Config, steps: &StepsFile, options: &FitOptions) -> Result<F
 /// The config the fit starts from: the options' fixed values and form applied.
 fn base_config(config: &Config, options: &FitOptions) -> Result<Config> {
     let mut base = config.clone();
+    // A fit prices with the calibrated model, whatever the config asked for.
+    base.hardware.step_model = StepModel::Calibrated;
+    base.hardware.calibration_source = None;
     for &(param, value) in &options.fixed {
         if !param.allows(value) {
             bail!(

@@ -58,7 +58,9 @@ pub fn calibrated_config_text(original: &str, fitted: &Config, note: &str) -> Re
     let keys: Vec<&str> = Param::ALL
         .iter()
         .map(|p| p.name())
-        .chain(["causal_attention"])
+        // A fitted config is priced by its fit: a roofline request or a preset's provenance
+        // no longer applies.
+        .chain(["causal_attention", "step_model", "calibration_source"])
         .collect();
     let is_key_line = |line: &str| {
         let t = line.trim_start();
@@ -103,7 +105,7 @@ pub fn calibrated_config_text(original: &str, fitted: &Config, note: &str) -> Re
         }
         None => serialised(fitted, note)?,
     };
-    let reread = Config::from_toml_str(&text)
+    let reread = Config::from_toml_str_in(&text, &fitted.base_dir)
         .map_err(|e| Error::new(format!("the written config does not load: {e}")))?;
     let same = Param::ALL
         .iter()

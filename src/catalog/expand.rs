@@ -129,6 +129,11 @@ fn read_hf_config(name: &str, base_dir: &Path) -> Result<(String, String, String
 }
 
 fn expand_hardware(root: &mut Table) -> Result<()> {
+    // An MoE model takes the preset's MoE calibration (after hf_config has filled the model).
+    let moe = root
+        .get("model")
+        .and_then(Value::as_table)
+        .is_some_and(|m| m.contains_key("num_experts"));
     let Some(hardware) = section(root, "hardware") else {
         return Ok(());
     };
@@ -161,11 +166,16 @@ fn expand_hardware(root: &mut Table) -> Result<()> {
     }
     let roofline = hardware.get("step_model").and_then(Value::as_str) == Some("roofline");
     let own_calibration = CALIBRATION_KEYS.iter().any(|k| hardware.contains_key(*k));
-    if let (Some(calibration), false, false) = (&preset.calibration, roofline, own_calibration) {
+    let (calibration, source) = if moe {
+        (&preset.calibration_moe, &preset.calibration_moe_source)
+    } else {
+        (&preset.calibration, &preset.calibration_source)
+    };
+    if let (Some(calibration), false, false) = (calibration, roofline, own_calibration) {
         for (key, value) in calibration {
             fill(hardware, key, value.clone());
         }
-        if let Some(source) = &preset.calibration_source {
+        if let Some(source) = source {
             fill(hardware, "calibration_source", source.clone());
         }
     }

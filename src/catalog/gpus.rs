@@ -37,6 +37,12 @@ pub struct GpuPreset {
     /// Where the calibration comes from.
     #[serde(default)]
     pub calibration_source: Option<String>,
+    /// The calibration for mixture-of-experts models, where their steps were measured (their
+    /// grouped expert matmuls reach a different fraction of the peak than dense ones).
+    #[serde(default)]
+    pub calibration_moe: Option<toml::Table>,
+    #[serde(default)]
+    pub calibration_moe_source: Option<String>,
 }
 
 impl GpuPreset {
@@ -172,6 +178,7 @@ mod tests {
                 "[{k}] cites at least one https source"
             );
             assert!(p.calibration.is_none() || p.calibration_source.is_some());
+            assert!(p.calibration_moe.is_none() || p.calibration_moe_source.is_some());
         }
     }
 

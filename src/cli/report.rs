@@ -274,28 +274,53 @@ pub fn derived(config: &Config) -> Result<Vec<(&'static str, String)>> {
     let blocks = config.kv_cache_blocks()?;
     let m = &config.model;
     let hw = &config.hardware;
+    let tp = config.tensor_parallel_size();
+    let per_gpu = |total: f64| {
+        if tp > 1 {
+            format!(", {:.3} GB per GPU", total / f64::from(tp) / 1e9)
+        } else {
+            String::new()
+        }
+    };
+    let weights = m.num_parameters as f64 * hw.bytes_per_param;
+    let dtype = match hw.kv_cache_dtype {
+        None => "the weights' bytes_per_param".to_string(),
+        Some(dtype) => format!("kv_cache_dtype {dtype:?}").to_lowercase(),
+    };
+    let kv_shape = match m.kv_latent_dim {
+        Some(latent) => format!("{latent} latent elements (MLA)"),
+        None => format!("2 x {} kv heads x {} head_dim", m.kv_heads(), m.head_dim()),
+    };
+    let kv_share = config.kv_share_per_gpu();
     Ok(vec![
         (
             "weights",
             format!(
-                "{:.3} GB ({} params x {} B)",
-                m.num_parameters as f64 * hw.bytes_per_param / 1e9,
+                "{:.3} GB ({} params x {} B{})",
+                weights / 1e9,
                 count(m.num_parameters),
-                hw.bytes_per_param
+                hw.bytes_per_param,
+                per_gpu(weights)
             ),
         ),
-        ("KV cache", format!("{:.3} GB", kv_bytes / 1e9)),
+        (
+            "KV cache",
+            if tp > 1 {
+                format!("{:.3} GB on each of {tp} GPUs", kv_bytes / 1e9)
+            } else {
+                format!("{:.3} GB", kv_bytes / 1e9)
+            },
+        ),
         (
             "KV bytes/token",
             format!(
-                "{per_token} (2 x {} kv heads x {} head_dim x {} B x {} layers; {})",
-                m.kv_heads(),
-                m.head_dim(),
+                "{per_token} ({kv_shape} x {} B x {} layers; {dtype}){}",
                 hw.kv_bytes_per_element(),
                 m.num_layers,
-                match hw.kv_cache_dtype {
-                    None => "the weights' bytes_per_param".to_string(),
-                    Some(dtype) => format!("kv_cache_dtype {dtype:?}").to_lowercase(),
+                if kv_share < 1.0 {
+                    format!(", {} per GPU", per_token * kv_share)
+                } else {
+                    String::new()
                 }
             ),
         ),

@@ -122,6 +122,19 @@ pub fn arb_len(max: u32) -> impl Strategy<Value = LengthDist> {
     ]
 }
 
+/// The engine's newer knobs, off or on: (async scheduling, CPU seconds per step, API seconds
+/// per request, an MoE model, tensor-parallel size, expert parallelism).
+pub fn arb_engine_extras() -> impl Strategy<Value = (bool, f64, f64, bool, u32, bool)> {
+    (
+        any::<bool>(),
+        prop_oneof![Just(0.0), 0.0f64..0.02],
+        prop_oneof![Just(0.0), 0.0f64..0.05],
+        any::<bool>(),
+        prop_oneof![Just(1u32), Just(2), Just(4)],
+        any::<bool>(),
+    )
+}
+
 prop_compose! {
     pub fn arb_config()(
         block_size in prop_oneof![Just(1u32), Just(4), Just(16)],
@@ -142,14 +155,37 @@ prop_compose! {
         input in arb_len(300),
         output in arb_len(100),
         seed in any::<u64>(),
+        extras in arb_engine_extras(),
     ) -> Config {
         let mut c = toy_config(
             "max_num_batched_tokens = 1\nmax_num_seqs = 1\npolicy = \"fcfs\"\nenable_chunked_prefill = true\nblock_size = 16",
             "arrival_pattern = \"batched\"\nnum_requests = 1\ninput_len_dist = { type = \"fixed\", value = 1 }\noutput_len_dist = { type = \"fixed\", value = 1 }",
         );
-        // KV sized in blocks: just enough for one full-length request, plus some spare.
+        let (async_scheduling, scheduling_overhead, request_overhead, moe, tp, ep) = extras;
+        c.scheduler.async_scheduling = async_scheduling;
+        c.scheduler.scheduling_overhead = scheduling_overhead;
+        c.scheduler.request_overhead = request_overhead;
+        if moe {
+            // 8 experts of width 256 in each of the toy's 10 layers, 2 per token.
+            c.model.num_experts = Some(8);
+            c.model.experts_per_token = Some(2);
+            c.model.expert_intermediate_size = Some(256);
+        }
+        if tp > 1 {
+            c.parallel = Some(inference_lab::config::ParallelConfig {
+                tensor_parallel_size: tp,
+                expert_parallel_size: if moe && ep { 2 } else { 1 },
+                data_parallel_size: 1,
+            });
+            c.hardware.interconnect_bandwidth = Some(1e10);
+            c.hardware.interconnect_latency = Some(1e-6);
+        }
+        // KV sized in blocks: just enough for one full-length request, plus some spare (per
+        // GPU: each holds its share of every block).
         let blocks = max_seq_len.div_ceil(block_size) + spare_blocks;
-        c.hardware.kv_cache_capacity = Some(f64::from(blocks * block_size) * c.kv_bytes_per_token());
+        c.hardware.kv_cache_capacity = Some(
+            f64::from(blocks * block_size) * (c.kv_bytes_per_token() * c.kv_share_per_gpu()),
+        );
         c.model.max_seq_len = max_seq_len;
         let s = &mut c.scheduler;
         s.block_size = block_size;
