@@ -50,7 +50,7 @@ impl ParallelConfig {
         count_within(
             "parallel.data_parallel_size",
             self.data_parallel_size.into(),
-            super::MAX_REPLICAS as u64,
+            super::MAX_REPLICAS,
         )?;
         if model.num_heads % tp != 0 {
             bail!(

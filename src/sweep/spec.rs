@@ -94,10 +94,11 @@ pub struct SweepSpec {
 }
 
 const TOP_KEYS: &str = "name, base, seeds, set, axes, zip, exclude, compare, report";
-const SECTIONS: [&str; 8] = [
+const SECTIONS: [&str; 9] = [
     "hardware",
     "model",
     "scheduler",
+    "parallel",
     "workload",
     "simulation",
     "slo",
