@@ -300,7 +300,8 @@ fn keys_the_pattern_ignores_are_one_warning_line_each() {
         stderr.lines().any(|l| l.starts_with("warning: ")
             && l.ends_with(
                 "test_blog.toml: workload.arrival_rate is ignored with arrival_pattern = \
-                 \"closed_loop\" (only poisson, uniform, burst and fixed_rate use it)"
+                 \"closed_loop\" (only the open-loop patterns (poisson, gamma, weibull, \
+                 uniform, uniform_random, burst, fixed_rate) use it)"
             )),
         "{}",
         describe(&out)

@@ -4,6 +4,7 @@
 //! falls back to a default. Validation checks each section and then what only the whole config
 //! can tell (a KV cache too small for one full-length request).
 
+pub mod arrivals;
 pub(crate) mod check;
 mod cluster;
 mod de;
@@ -21,6 +22,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub use arrivals::RateSchedule;
 pub use cluster::{
     ClusterConfig, DisaggregationConfig, EngineOverrides, PoolConfig, RouterKind, MAX_REPLICAS,
 };

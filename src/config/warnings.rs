@@ -24,7 +24,8 @@ impl Config {
         for key in &self.given_workload_keys {
             let why = match key.as_str() {
                 "arrival_rate" if !pattern.uses_rate() => {
-                    "only poisson, uniform, burst and fixed_rate use it"
+                    "only the open-loop patterns (poisson, gamma, weibull, uniform, \
+                     uniform_random, burst, fixed_rate) use it"
                 }
                 "num_concurrent_users" if pattern != ArrivalPattern::ClosedLoop => {
                     "only closed_loop uses it"

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::arrivals::RateSchedule;
 use super::check::{at_least_one, non_negative, num, within, ARRIVAL_RATE, DURATION_SECONDS_MAX};
 use crate::{bail, Result};
 
@@ -18,8 +19,18 @@ pub const MAX_REQUESTS: u64 = 10_000_000;
 pub enum ArrivalPattern {
     /// Exponential inter-arrival times with mean 1 / arrival_rate.
     Poisson,
-    /// Inter-arrival times uniform on [0, 2 / arrival_rate] (mean 1 / arrival_rate).
+    /// Evenly spaced: one request every 1 / arrival_rate seconds, the first at 1 /
+    /// arrival_rate (the seed system's `uniform`).
     Uniform,
+    /// Inter-arrival times uniform on [0, 2 / arrival_rate] (mean 1 / arrival_rate): what
+    /// `uniform` meant here before it took the seed system's meaning.
+    UniformRandom,
+    /// Gamma inter-arrival times with mean 1 / arrival_rate and coefficient of variation
+    /// arrival_cv (1 = Poisson; above 1, burstier).
+    Gamma,
+    /// Weibull inter-arrival times with mean 1 / arrival_rate and coefficient of variation
+    /// arrival_cv.
+    Weibull,
     /// Groups of burst_size simultaneous requests; the groups arrive as a Poisson process at
     /// arrival_rate / burst_size, so the long-run rate is still arrival_rate.
     Burst,
@@ -37,6 +48,9 @@ impl ArrivalPattern {
         match self {
             ArrivalPattern::Poisson => "poisson",
             ArrivalPattern::Uniform => "uniform",
+            ArrivalPattern::UniformRandom => "uniform_random",
+            ArrivalPattern::Gamma => "gamma",
+            ArrivalPattern::Weibull => "weibull",
             ArrivalPattern::Burst => "burst",
             ArrivalPattern::FixedRate => "fixed_rate",
             ArrivalPattern::ClosedLoop => "closed_loop",
@@ -134,6 +148,12 @@ pub struct WorkloadConfig {
     /// burst: requests per burst.
     #[serde(default = "default_burst_size")]
     pub burst_size: u32,
+    /// gamma and weibull: the inter-arrival times' standard deviation over their mean.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arrival_cv: Option<f64>,
+    /// A request rate that varies in time, in place of arrival_rate (open-loop patterns).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_schedule: Option<RateSchedule>,
     /// Seeds the request stream (arrival times and lengths), nothing else: two configs that
     /// differ only in scheduler knobs see the same requests.
     #[serde(default = "default_seed")]
@@ -168,7 +188,30 @@ fn default_seed() -> u64 {
 impl WorkloadConfig {
     pub(super) fn validate(&self) -> Result<()> {
         let pattern = self.arrival_pattern.name();
-        if self.arrival_pattern.uses_rate() {
+        super::arrivals::validate_cv(
+            self.arrival_cv,
+            pattern,
+            matches!(
+                self.arrival_pattern,
+                ArrivalPattern::Gamma | ArrivalPattern::Weibull
+            ),
+        )?;
+        if let Some(schedule) = &self.rate_schedule {
+            if !self.arrival_pattern.uses_rate() {
+                bail!(
+                    "workload.rate_schedule is set but arrival_pattern = \"{pattern}\": a \
+                     schedule shapes open-loop arrivals (poisson, gamma, weibull, uniform, \
+                     uniform_random, burst, fixed_rate)"
+                );
+            }
+            if self.arrival_rate.is_some() {
+                bail!(
+                    "workload.arrival_rate and workload.rate_schedule both give the rate: set \
+                     one of them"
+                );
+            }
+            schedule.validate()?;
+        } else if self.arrival_pattern.uses_rate() {
             match self.arrival_rate {
                 None => bail!(
                     "workload.arrival_rate is missing: arrival_pattern = \"{pattern}\" needs a rate in requests/s"
@@ -214,6 +257,23 @@ impl WorkloadConfig {
                      requests, over the limit of {MAX_REQUESTS} per run: shorten \
                      duration_secs, or set num_requests <= {MAX_REQUESTS}"
                 );
+            }
+        }
+        if let (None, Some(d), Some(schedule)) =
+            (self.num_requests, self.duration_secs, &self.rate_schedule)
+        {
+            // A CSV schedule is read with the workload, which checks the count as it goes.
+            if !matches!(schedule, RateSchedule::Csv { .. }) {
+                let cumulative =
+                    crate::workload::schedule::Cumulative::new(schedule, std::path::Path::new(""))?;
+                let expected = cumulative.at(d);
+                if expected > MAX_REQUESTS as f64 {
+                    bail!(
+                        "workload: the rate_schedule over duration_secs = {d} brings {expected:.0} \
+                         requests, over the limit of {MAX_REQUESTS} per run: shorten \
+                         duration_secs, or set num_requests <= {MAX_REQUESTS}"
+                    );
+                }
             }
         }
         // A dataset bounds the run by its own length.

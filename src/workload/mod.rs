@@ -10,8 +10,10 @@
 //! [`lengths::clip_to_model`]: 1 <= prompt <= max_seq_len - 1 and 1 <= output <= max_seq_len -
 //! prompt.
 
+mod arrivals;
 pub mod dataset;
 mod lengths;
+pub mod schedule;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -80,6 +82,14 @@ pub struct Workload {
     /// the times below are when requests reach the engines; `RequestSpec::arrival` stays when
     /// the client sent them, what latencies count from.
     delivery_delay: f64,
+    /// Open loop: the gaps between arrivals (at rate 1 under a schedule).
+    gaps: Option<arrivals::Gaps>,
+    /// A time-varying rate: arrivals are generated in operational time and mapped by it.
+    schedule: Option<schedule::Cumulative>,
+    /// Under a schedule: the operational clock (the expected arrivals so far).
+    op_clock: f64,
+    /// Under a schedule that ends at rate 0: no arrival comes any more.
+    exhausted: bool,
     /// The most requests this run may generate: [`MAX_REQUESTS`] (tests lower it).
     max_requests: u64,
     /// The run wanted more than `max_requests` requests (possible only with duration_secs
@@ -105,9 +115,19 @@ impl Workload {
             (Some(d), Some(_)) => Some(w.num_requests.unwrap_or(d.prompts.len() as u64)),
             (None, None) => w.num_requests,
         };
+        let schedule = w
+            .rate_schedule
+            .as_ref()
+            .map(|s| schedule::Cumulative::new(s, &config.base_dir))
+            .transpose()?;
+        // Under a schedule the process runs at rate 1, and the schedule gives the rate.
+        let rate = match schedule {
+            Some(_) => 1.0,
+            None => w.arrival_rate.unwrap_or(0.0),
+        };
         let mut workload = Workload {
             pattern: w.arrival_pattern,
-            rate: w.arrival_rate.unwrap_or(0.0),
+            rate,
             burst_size: w.burst_size,
             users: w.num_concurrent_users,
             ramp_up: w.ramp_up_secs.unwrap_or(0.0),
@@ -123,6 +143,10 @@ impl Workload {
             clock: 0.0,
             pending: VecDeque::new(),
             delivery_delay: config.scheduler.request_overhead,
+            gaps: arrivals::Gaps::new(w.arrival_pattern, rate, w.arrival_cv.unwrap_or(1.0)),
+            schedule,
+            op_clock: 0.0,
+            exhausted: false,
             max_requests: MAX_REQUESTS,
             over_limit: false,
         };
@@ -264,6 +288,9 @@ impl Workload {
 
     /// Open loop: generates the next arrival (or the next burst) into `pending`.
     fn refill(&mut self) {
+        if self.schedule.is_some() {
+            return self.refill_scheduled();
+        }
         match self.pattern {
             ArrivalPattern::ClosedLoop => {}
             ArrivalPattern::Batched => {
@@ -283,7 +310,7 @@ impl Workload {
                 self.clock += gap.sample(&mut self.arrival_rng);
                 self.push_at(self.clock);
             }
-            ArrivalPattern::Uniform => {
+            ArrivalPattern::UniformRandom => {
                 self.clock += self.arrival_rng.random_range(0.0..=2.0 / self.rate);
                 self.push_at(self.clock);
             }
@@ -295,6 +322,42 @@ impl Workload {
                         break;
                     }
                 }
+            }
+            ArrivalPattern::Uniform | ArrivalPattern::Gamma | ArrivalPattern::Weibull => {
+                let gaps = self.gaps.as_ref().expect("an open-loop pattern has gaps");
+                self.clock += gaps.sample(&mut self.arrival_rng);
+                self.push_at(self.clock);
+            }
+        }
+    }
+
+    /// Under a rate schedule: the next arrival (or burst) at rate 1 in operational time,
+    /// mapped onto simulated time by the schedule's cumulative rate.
+    fn refill_scheduled(&mut self) {
+        if self.exhausted {
+            return;
+        }
+        let (u, count) = match self.pattern {
+            ArrivalPattern::FixedRate => (self.generated as f64, 1),
+            ArrivalPattern::Burst => {
+                let gap = Exp::new(1.0 / f64::from(self.burst_size)).expect("burst_size >= 1");
+                self.op_clock += gap.sample(&mut self.arrival_rng);
+                (self.op_clock, self.burst_size)
+            }
+            _ => {
+                let gaps = self.gaps.as_ref().expect("an open-loop pattern has gaps");
+                self.op_clock += gaps.sample(&mut self.arrival_rng);
+                (self.op_clock, 1)
+            }
+        };
+        let schedule = self.schedule.as_ref().expect("scheduled");
+        let Some(t) = schedule.inverse(u) else {
+            self.exhausted = true;
+            return;
+        };
+        for _ in 0..count {
+            if !self.push_at(t) {
+                break;
             }
         }
     }

@@ -96,9 +96,15 @@ fn arrival_patterns_have_their_shape() {
         b[8].arrival == b[9].arrival && b[8].arrival > b[4].arrival && b[4].arrival > b[0].arrival
     );
 
-    for (pattern, mean_gap) in [("poisson", 0.1), ("uniform", 0.1)] {
+    for (pattern, mean_gap) in [
+        ("poisson", 0.1),
+        ("uniform_random", 0.1),
+        ("gamma\narrival_cv = 2.5", 0.1),
+        ("weibull\narrival_cv = 0.5", 0.1),
+    ] {
+        let (pattern, extra) = pattern.split_once('\n').unwrap_or((pattern, ""));
         let c = config(&format!(
-            "arrival_pattern = \"{pattern}\"\narrival_rate = 10.0\nnum_requests = 20000\n{LENGTHS}"
+            "arrival_pattern = \"{pattern}\"\n{extra}\narrival_rate = 10.0\nnum_requests = 20000\n{LENGTHS}"
         ));
         let r = drain(&mut Workload::new(&c, None).unwrap());
         let observed = r.last().unwrap().arrival / r.len() as f64;
@@ -170,3 +176,6 @@ fn fixed_rate_over_a_duration_stops_at_the_request_limit_and_says_so() {
         MAX_REQUESTS
     );
 }
+
+#[cfg(test)]
+mod arrival_shapes;
