@@ -166,14 +166,26 @@ impl Config {
         }
         if let Some(cluster) = &self.cluster {
             cluster.validate()?;
-            if cluster.router == RouterKind::PrefixAffinity && self.workload.dataset_path.is_none()
+            if cluster.router == RouterKind::PrefixAffinity
+                && self.workload.dataset_path.is_none()
+                && self.workload.shared_prefix_tokens == 0
             {
                 bail!(
                     "cluster.router = \"prefix_affinity\" routes by the prompt's cached blocks, \
-                     but synthetic requests have no token content to share: use it with \
-                     workload.dataset_path, or choose another router"
+                     but these synthetic requests share no content: use it with \
+                     workload.dataset_path or workload.shared_prefix_tokens, or choose another \
+                     router"
                 );
             }
+        }
+        let shared = self.workload.shared_prefix_tokens;
+        if shared > 0 && shared + 2 > self.model.max_seq_len {
+            bail!(
+                "workload.shared_prefix_tokens = {shared} leaves no room in model.max_seq_len = \
+                 {} for a prompt token of its own and an output token: it must be at most {}",
+                self.model.max_seq_len,
+                self.model.max_seq_len.saturating_sub(2)
+            );
         }
         let blocks = self.kv_cache_blocks()?;
         let block_size = u64::from(self.scheduler.block_size);

@@ -154,6 +154,13 @@ pub struct WorkloadConfig {
     /// A request rate that varies in time, in place of arrival_rate (open-loop patterns).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_schedule: Option<RateSchedule>,
+    /// Synthetic prompts: this many leading tokens are a prefix shared within the request's
+    /// group (a system prompt), so the prefix cache has something to find without a dataset.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub shared_prefix_tokens: u32,
+    /// How many different shared prefixes there are; each request draws one uniformly.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub num_prefix_groups: u32,
     /// Seeds the request stream (arrival times and lengths), nothing else: two configs that
     /// differ only in scheduler knobs see the same requests.
     #[serde(default = "default_seed")]
@@ -171,6 +178,18 @@ pub struct WorkloadConfig {
     /// file relative to the config file's folder (`--chat-template` overrides it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chat_template: Option<String>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn is_one(n: &u32) -> bool {
+    *n == 1
 }
 
 fn default_users() -> u32 {
@@ -314,6 +333,13 @@ impl WorkloadConfig {
                     bail!("workload.{key} is set but workload.dataset_path is not: it applies to dataset mode only");
                 }
             }
+        }
+        at_least_one("workload.num_prefix_groups", self.num_prefix_groups.into())?;
+        if self.shared_prefix_tokens > 0 && self.dataset_path.is_some() {
+            bail!(
+                "workload.shared_prefix_tokens is set with workload.dataset_path: a dataset's \
+                 prompts share what their text shares; leave shared_prefix_tokens out"
+            );
         }
         self.input_len_dist.validate("workload.input_len_dist")?;
         self.output_len_dist.validate("workload.output_len_dist")?;

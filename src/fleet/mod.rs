@@ -113,9 +113,14 @@ impl Simulator {
     pub fn with_dataset(config: &Config, dataset: Option<Arc<Dataset>>) -> Result<Simulator> {
         config.validate()?;
         let plans = build::plan(config)?;
+        // What engines look prompts' shared blocks up in: the dataset, or the synthetic
+        // shared prefixes.
+        let prompts = dataset
+            .clone()
+            .or_else(|| crate::workload::prefix::shared_prefixes(config));
         let mut replicas = Vec::with_capacity(plans.len());
         for plan in &plans {
-            let engine = Engine::new(&plan.config, dataset.clone())?;
+            let engine = Engine::new(&plan.config, prompts.clone())?;
             replicas.push(Replica {
                 engine: match plan.role {
                     Role::Prefill => engine.prefill_only(),

@@ -221,7 +221,7 @@ fn bad_cluster_keys_are_one_line_errors_naming_the_key() {
         ),
         (
             "router = \"prefix_affinity\"",
-            "synthetic requests have no token content",
+            "these synthetic requests share no content",
         ),
         ("router = \"session_affinity\"", "needs sessions"),
         (

@@ -13,6 +13,7 @@
 mod arrivals;
 pub mod dataset;
 mod lengths;
+pub mod prefix;
 pub mod schedule;
 
 use std::collections::VecDeque;
@@ -53,6 +54,9 @@ pub(crate) fn stream_seed(seed: u64, stream: u64) -> u64 {
 
 const LENGTH_STREAM: u64 = 1;
 const ARRIVAL_STREAM: u64 = 2;
+/// Which shared prefix each synthetic request starts with (its own stream, so lengths and
+/// arrivals are the same with and without shared prefixes).
+const PREFIX_STREAM: u64 = 4;
 
 /// Generates requests lazily, in id order, and releases them as simulated time passes.
 #[derive(Debug)]
@@ -90,6 +94,9 @@ pub struct Workload {
     op_clock: f64,
     /// Under a schedule that ends at rate 0: no arrival comes any more.
     exhausted: bool,
+    /// Synthetic shared prefixes: (tokens, groups), and the stream that picks a group.
+    prefix: Option<(u32, u32)>,
+    prefix_rng: StdRng,
     /// The most requests this run may generate: [`MAX_REQUESTS`] (tests lower it).
     max_requests: u64,
     /// The run wanted more than `max_requests` requests (possible only with duration_secs
@@ -147,6 +154,9 @@ impl Workload {
             schedule,
             op_clock: 0.0,
             exhausted: false,
+            prefix: (w.shared_prefix_tokens > 0)
+                .then_some((w.shared_prefix_tokens, w.num_prefix_groups)),
+            prefix_rng: StdRng::seed_from_u64(stream_seed(w.seed, PREFIX_STREAM)),
             max_requests: MAX_REQUESTS,
             over_limit: false,
         };
@@ -263,7 +273,15 @@ impl Workload {
             }
             None => {
                 let prompt = self.input.sample(&mut self.length_rng);
-                (prompt, self.output.sample(&mut self.length_rng), None)
+                let output = self.output.sample(&mut self.length_rng);
+                match self.prefix {
+                    // The group's prefix, then the sampled prompt of its own.
+                    Some((tokens, groups)) => {
+                        let group = self.prefix_rng.random_range(0..groups);
+                        (tokens.saturating_add(prompt), output, Some(group))
+                    }
+                    None => (prompt, output, None),
+                }
             }
         };
         let (prompt_len, output_len) = clip_to_model(prompt, output, self.max_seq_len);
