@@ -8,7 +8,8 @@
 //! # Ok::<(), inference_lab::Error>(())
 //! ```
 //!
-//! The library never touches terminals, files (beyond loading a config) or threads; the
+//! The library never touches terminals, files (beyond reading a config and the inputs it names:
+//! traces, rate schedules, model configs) or threads; the
 //! `inference-lab` binary and the sweep runner are drivers around [`Simulator`].
 
 pub mod calibrate;

@@ -431,12 +431,19 @@ fn unknown_arrival_pattern_lists_the_allowed_ones() {
     let config = edit(
         &valid_config(),
         "arrival_pattern = \"poisson\"",
-        "arrival_pattern = \"gamma\"",
+        "arrival_pattern = \"pareto\"",
     );
     let line = error_for("unknown_pattern", &config, &[]);
     assert_mentions(
         &line,
-        &["arrival_pattern", "`gamma`", "`poisson`", "`closed_loop`"],
+        &[
+            "arrival_pattern",
+            "`pareto`",
+            "`poisson`",
+            "`closed_loop`",
+            "`gamma`",
+            "`trace`",
+        ],
     );
 }
 

@@ -166,15 +166,18 @@ impl Config {
         }
         if let Some(cluster) = &self.cluster {
             cluster.validate()?;
+            let mooncake =
+                self.workload.trace_format == Some(crate::workload::trace::TraceFormat::Mooncake);
             if cluster.router == RouterKind::PrefixAffinity
                 && self.workload.dataset_path.is_none()
                 && self.workload.shared_prefix_tokens == 0
+                && !mooncake
             {
                 bail!(
                     "cluster.router = \"prefix_affinity\" routes by the prompt's cached blocks, \
                      but these synthetic requests share no content: use it with \
-                     workload.dataset_path or workload.shared_prefix_tokens, or choose another \
-                     router"
+                     workload.dataset_path, workload.shared_prefix_tokens or a mooncake trace, \
+                     or choose another router"
                 );
             }
         }

@@ -95,8 +95,9 @@ mod tests {
         assert_eq!(
             w,
             [
-                "workload.arrival_rate is ignored with arrival_pattern = \"batched\" (only \
-                 poisson, uniform, burst and fixed_rate use it)",
+                "workload.arrival_rate is ignored with arrival_pattern = \"batched\" (only the \
+                 open-loop patterns (poisson, gamma, weibull, uniform, uniform_random, burst, \
+                 fixed_rate) use it)",
                 "workload.duration_secs is ignored with arrival_pattern = \"batched\" (every \
                  batched request arrives at t = 0)",
             ]

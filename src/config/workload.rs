@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::arrivals::RateSchedule;
 use super::check::{at_least_one, non_negative, num, within, ARRIVAL_RATE, DURATION_SECONDS_MAX};
+use crate::workload::trace::TraceFormat;
 use crate::{bail, Result};
 
 /// The most requests one run may have: num_requests, a dataset's lines, or what
@@ -41,6 +42,9 @@ pub enum ArrivalPattern {
     ClosedLoop,
     /// Every request arrives at t = 0.
     Batched,
+    /// The requests of a real trace (workload.trace_path), at their recorded instants and
+    /// with their recorded lengths.
+    Trace,
 }
 
 impl ArrivalPattern {
@@ -55,12 +59,16 @@ impl ArrivalPattern {
             ArrivalPattern::FixedRate => "fixed_rate",
             ArrivalPattern::ClosedLoop => "closed_loop",
             ArrivalPattern::Batched => "batched",
+            ArrivalPattern::Trace => "trace",
         }
     }
 
     /// Whether arrival times depend on arrival_rate.
     pub fn uses_rate(self) -> bool {
-        !matches!(self, ArrivalPattern::ClosedLoop | ArrivalPattern::Batched)
+        !matches!(
+            self,
+            ArrivalPattern::ClosedLoop | ArrivalPattern::Batched | ArrivalPattern::Trace
+        )
     }
 }
 
@@ -165,8 +173,30 @@ pub struct WorkloadConfig {
     /// differ only in scheduler knobs see the same requests.
     #[serde(default = "default_seed")]
     pub seed: u64,
-    pub input_len_dist: LengthDist,
-    pub output_len_dist: LengthDist,
+    /// Required, except with a trace (which records every request's lengths).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_len_dist: Option<LengthDist>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_len_dist: Option<LengthDist>,
+    /// arrival_pattern = "trace": the trace file, relative to the config's folder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_path: Option<String>,
+    /// The trace's layout: azure, mooncake or csv.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_format: Option<TraceFormat>,
+    /// Replays the trace this many times as fast (2.0: every gap halved).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_time_scale: Option<f64>,
+    /// Replays the requests from this many seconds into the trace (its own time, before
+    /// scaling); they arrive relative to this instant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_start_secs: Option<f64>,
+    /// Replays only the requests within this many seconds of trace_start_secs (trace time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_duration_secs: Option<f64>,
+    /// A csv trace's column names (defaults: arrival_secs, input_tokens, output_tokens).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_columns: Option<TraceColumns>,
     /// A JSONL file of real requests (dataset mode), relative to the config file's folder.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dataset_path: Option<String>,
@@ -178,6 +208,24 @@ pub struct WorkloadConfig {
     /// file relative to the config file's folder (`--chat-template` overrides it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chat_template: Option<String>,
+}
+
+/// `workload.trace_columns`: which CSV columns hold what.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TraceColumns {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arrival: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<String>,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -295,8 +343,11 @@ impl WorkloadConfig {
                 }
             }
         }
-        // A dataset bounds the run by its own length.
-        if self.num_requests.is_none() && self.dataset_path.is_none() {
+        // A dataset or a trace bounds the run by its own length.
+        if self.num_requests.is_none()
+            && self.dataset_path.is_none()
+            && self.arrival_pattern != ArrivalPattern::Trace
+        {
             match self.arrival_pattern {
                 ArrivalPattern::Batched => bail!(
                     "workload.num_requests is missing: arrival_pattern = \"batched\" needs it (all requests arrive at t = 0)"
@@ -341,8 +392,86 @@ impl WorkloadConfig {
                  prompts share what their text shares; leave shared_prefix_tokens out"
             );
         }
-        self.input_len_dist.validate("workload.input_len_dist")?;
-        self.output_len_dist.validate("workload.output_len_dist")?;
+        self.validate_trace()?;
+        for (key, dist) in [
+            ("input_len_dist", &self.input_len_dist),
+            ("output_len_dist", &self.output_len_dist),
+        ] {
+            match dist {
+                Some(d) => d.validate(&format!("workload.{key}"))?,
+                None if self.arrival_pattern != ArrivalPattern::Trace => {
+                    bail!("missing required key `{key}` in [workload]")
+                }
+                None => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+impl WorkloadConfig {
+    /// arrival_pattern = "trace" and the trace keys go together.
+    fn validate_trace(&self) -> Result<()> {
+        let is_trace = self.arrival_pattern == ArrivalPattern::Trace;
+        if !is_trace {
+            for (key, set) in [
+                ("trace_path", self.trace_path.is_some()),
+                ("trace_format", self.trace_format.is_some()),
+                ("trace_time_scale", self.trace_time_scale.is_some()),
+                ("trace_start_secs", self.trace_start_secs.is_some()),
+                ("trace_duration_secs", self.trace_duration_secs.is_some()),
+                ("trace_columns", self.trace_columns.is_some()),
+            ] {
+                if set {
+                    bail!(
+                        "workload.{key} is set but arrival_pattern = \"{}\": it applies to \
+                         arrival_pattern = \"trace\" only",
+                        self.arrival_pattern.name()
+                    );
+                }
+            }
+            return Ok(());
+        }
+        let Some(path) = &self.trace_path else {
+            bail!("arrival_pattern = \"trace\" needs workload.trace_path (the trace file)");
+        };
+        if path.is_empty() {
+            bail!("workload.trace_path is empty: name the trace file");
+        }
+        let Some(format) = self.trace_format else {
+            bail!(
+                "workload.trace_format is missing: say which layout {path:?} has: \"azure\", \
+                 \"mooncake\" or \"csv\""
+            );
+        };
+        if self.trace_columns.is_some() && format != TraceFormat::Csv {
+            bail!("workload.trace_columns applies to trace_format = \"csv\" only");
+        }
+        if self.dataset_path.is_some() {
+            bail!("workload.trace_path and workload.dataset_path both give the requests: set one");
+        }
+        if let Some(scale) = self.trace_time_scale {
+            if !(scale.is_finite() && scale > 0.0 && scale <= 1e6) {
+                bail!(
+                    "workload.trace_time_scale = {} is invalid: it must be greater than 0 (2 \
+                     replays twice as fast) and at most 1e6",
+                    num(scale)
+                );
+            }
+        }
+        if let Some(start) = self.trace_start_secs {
+            non_negative("workload.trace_start_secs", start)?;
+        }
+        if let Some(d) = self.trace_duration_secs {
+            if !(d > 0.0 && d <= DURATION_SECONDS_MAX) {
+                bail!(
+                    "workload.trace_duration_secs = {} is invalid: it must be greater than 0 \
+                     and at most {} seconds",
+                    num(d),
+                    num(DURATION_SECONDS_MAX)
+                );
+            }
+        }
         Ok(())
     }
 }

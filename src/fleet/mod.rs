@@ -115,9 +115,11 @@ impl Simulator {
         let plans = build::plan(config)?;
         // What engines look prompts' shared blocks up in: the dataset, or the synthetic
         // shared prefixes.
+        let workload = Workload::new(config, dataset.clone())?;
         let prompts = dataset
             .clone()
-            .or_else(|| crate::workload::prefix::shared_prefixes(config));
+            .or_else(|| crate::workload::prefix::shared_prefixes(config))
+            .or_else(|| workload.replay_prompts());
         let mut replicas = Vec::with_capacity(plans.len());
         for plan in &plans {
             let engine = Engine::new(&plan.config, prompts.clone())?;
@@ -178,7 +180,7 @@ impl Simulator {
             uses_prefix: kind == RouterKind::PrefixAffinity,
             agenda: Agenda::new(replicas.len()),
             replicas,
-            workload: Workload::new(config, dataset)?,
+            workload,
             router,
             entry,
             gpus_per_engine: u64::from(config.tensor_parallel_size()),
@@ -497,6 +499,7 @@ impl Simulator {
         let makespan = engines().map(Engine::last_completion).fold(0.0, f64::max);
         let n = self.replicas.len();
         let mut summary = self.metrics.finish(makespan, total, blocks, n as u64);
+        summary.requests_clipped = self.workload.clipped();
         let gpus = n as u64 * self.gpus_per_engine;
         summary.fleet.gpus = gpus;
         summary.fleet.output_tokens_per_s_per_gpu = summary.output_tokens_per_s / gpus as f64;

@@ -193,6 +193,7 @@ impl Collector {
             },
             requests_completed: self.completed,
             requests_total,
+            requests_clipped: 0, // the workload's count, filled in by the simulator
             input_tokens: self.input_tokens,
             output_tokens: self.totals.output_tokens,
             simulated_seconds: makespan,

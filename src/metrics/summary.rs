@@ -46,6 +46,9 @@ pub struct RunSummary {
     pub prefix_cache_hit_rate: f64,
     pub requests_completed: u64,
     pub requests_total: u64,
+    /// Requests whose prompt or output was cut to fit model.max_seq_len (sampled, dataset
+    /// or trace lengths alike).
+    pub requests_clipped: u64,
     /// Prompt tokens of completed requests.
     pub input_tokens: u64,
     /// Output tokens emitted.
@@ -138,7 +141,7 @@ impl RunSummary {
             &'static str,
             &'static [&'static [&'static str]],
             MetricValue,
-        ); 22] = [
+        ); 23] = [
             (
                 "input_tokens_per_s",
                 &[&["throughput_metrics", "input_tokens_per_sec"]],
@@ -208,6 +211,11 @@ impl RunSummary {
                 "requests_total",
                 &[&["requests", "total"]],
                 c(self.requests_total),
+            ),
+            (
+                "requests_clipped",
+                &[&["requests", "clipped"]],
+                c(self.requests_clipped),
             ),
             (
                 "input_tokens",
@@ -373,6 +381,7 @@ mod tests {
             prefix_cache_hit_rate: 0.16,
             requests_completed: 8,
             requests_total: 9,
+            requests_clipped: 29,
             input_tokens: 11,
             output_tokens: 12,
             simulated_seconds: 13.5,

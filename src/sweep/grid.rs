@@ -378,7 +378,9 @@ fn expected_cost(config: &Config) -> f64 {
         (None, Some(d), None) => d * f64::from(w.num_concurrent_users),
         _ => 1.0,
     };
-    requests * mean(&w.output_len_dist).min(f64::from(config.model.max_seq_len))
+    // A trace's lengths are unknown until it is read: a typical chat reply.
+    let output = w.output_len_dist.as_ref().map_or(256.0, mean);
+    requests * output.min(f64::from(config.model.max_seq_len))
 }
 
 #[cfg(test)]

@@ -14,7 +14,9 @@ mod arrivals;
 pub mod dataset;
 mod lengths;
 pub mod prefix;
+pub mod replay;
 pub mod schedule;
+pub mod trace;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -25,7 +27,7 @@ use rand_distr::{Distribution, Exp};
 
 pub use lengths::{clip_to_model, LengthSampler};
 
-use crate::config::{ArrivalPattern, Config, MAX_REQUESTS};
+use crate::config::{ArrivalPattern, Config, LengthDist, MAX_REQUESTS};
 use crate::{bail, Result};
 use dataset::Dataset;
 
@@ -53,6 +55,8 @@ pub(crate) fn stream_seed(seed: u64, stream: u64) -> u64 {
 }
 
 const LENGTH_STREAM: u64 = 1;
+/// What a trace replay's unused samplers hold (a trace gives every length).
+const UNSAMPLED: LengthDist = LengthDist::Fixed { value: 1 };
 const ARRIVAL_STREAM: u64 = 2;
 /// Which shared prefix each synthetic request starts with (its own stream, so lengths and
 /// arrivals are the same with and without shared prefixes).
@@ -94,6 +98,11 @@ pub struct Workload {
     op_clock: f64,
     /// Under a schedule that ends at rate 0: no arrival comes any more.
     exhausted: bool,
+    /// Trace replay: the recorded requests, and how many have been released.
+    replay: Option<replay::Replay>,
+    replayed: usize,
+    /// Requests whose lengths were cut to fit the model.
+    clipped: u64,
     /// Synthetic shared prefixes: (tokens, groups), and the stream that picks a group.
     prefix: Option<(u32, u32)>,
     prefix_rng: StdRng,
@@ -141,8 +150,9 @@ impl Workload {
             limit,
             duration: w.duration_secs,
             max_seq_len: config.model.max_seq_len,
-            input: LengthSampler::new(&w.input_len_dist),
-            output: LengthSampler::new(&w.output_len_dist),
+            // A trace records its lengths: no distribution is given or sampled.
+            input: LengthSampler::new(w.input_len_dist.as_ref().unwrap_or(&UNSAMPLED)),
+            output: LengthSampler::new(w.output_len_dist.as_ref().unwrap_or(&UNSAMPLED)),
             dataset,
             length_rng: StdRng::seed_from_u64(stream_seed(w.seed, LENGTH_STREAM)),
             arrival_rng: StdRng::seed_from_u64(stream_seed(w.seed, ARRIVAL_STREAM)),
@@ -154,6 +164,9 @@ impl Workload {
             schedule,
             op_clock: 0.0,
             exhausted: false,
+            replay: replay::load(config)?,
+            replayed: 0,
+            clipped: 0,
             prefix: (w.shared_prefix_tokens > 0)
                 .then_some((w.shared_prefix_tokens, w.num_prefix_groups)),
             prefix_rng: StdRng::seed_from_u64(stream_seed(w.seed, PREFIX_STREAM)),
@@ -284,7 +297,24 @@ impl Workload {
                 }
             }
         };
+        self.push_spec(arrival, prompt, output, 0, dataset_index);
+        true
+    }
+
+    /// Fits a request's lengths to the model (counting it when they are cut) and queues it
+    /// in arrival order.
+    fn push_spec(
+        &mut self,
+        arrival: f64,
+        prompt: u32,
+        output: u32,
+        priority: i64,
+        dataset_index: Option<u32>,
+    ) {
         let (prompt_len, output_len) = clip_to_model(prompt, output, self.max_seq_len);
+        if (prompt_len, output_len) != (prompt, output) {
+            self.clipped += 1;
+        }
         // Arrival order: a closed-loop user's next request may arrive before another user's
         // ramped-up first one. Without a ramp every arrival is at or after the last pending
         // one, and this is a push at the back.
@@ -296,12 +326,40 @@ impl Workload {
                 arrival,
                 prompt_len,
                 output_len,
-                priority: 0,
+                priority,
                 dataset_index,
             },
         );
         self.generated += 1;
-        true
+    }
+
+    /// Trace replay: releases the next recorded request, if the limits allow it.
+    fn refill_replay(&mut self) {
+        let Some(replay) = &self.replay else { return };
+        let Some(r) = replay.requests.get(self.replayed) else {
+            return;
+        };
+        let index = replay.prompts.as_ref().map(|_| self.replayed as u32);
+        let (arrival, input, output, priority) = (r.arrival, r.input_len, r.output_len, r.priority);
+        if !self.may_generate(arrival) {
+            return;
+        }
+        if self.generated >= self.max_requests {
+            self.over_limit = true;
+            return;
+        }
+        self.replayed += 1;
+        self.push_spec(arrival, input, output, priority, index);
+    }
+
+    /// Requests so far whose lengths were cut to fit model.max_seq_len.
+    pub fn clipped(&self) -> u64 {
+        self.clipped
+    }
+
+    /// Trace replay: the prompt blocks engines look shared prefixes up in (Mooncake traces).
+    pub fn replay_prompts(&self) -> Option<Arc<Dataset>> {
+        self.replay.as_ref().and_then(|r| r.prompts.clone())
     }
 
     /// Open loop: generates the next arrival (or the next burst) into `pending`.
@@ -311,6 +369,7 @@ impl Workload {
         }
         match self.pattern {
             ArrivalPattern::ClosedLoop => {}
+            ArrivalPattern::Trace => self.refill_replay(),
             ArrivalPattern::Batched => {
                 // All at t = 0; generate lazily in chunks to keep memory flat.
                 for _ in 0..1024 {

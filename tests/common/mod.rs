@@ -203,8 +203,8 @@ prop_compose! {
         w.num_requests = Some(num_requests);
         w.num_concurrent_users = users;
         w.burst_size = 3;
-        w.input_len_dist = input;
-        w.output_len_dist = output;
+        w.input_len_dist = Some(input);
+        w.output_len_dist = Some(output);
         w.seed = seed;
         c
     }

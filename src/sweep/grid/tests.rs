@@ -79,7 +79,7 @@ fn set_and_whole_table_values_replace_fields() {
     assert_eq!(c.simulation.log_interval, 7);
     assert_eq!(
         c.workload.input_len_dist,
-        LengthDist::Uniform { min: 1, max: 9 }
+        Some(LengthDist::Uniform { min: 1, max: 9 })
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
