@@ -39,11 +39,20 @@ impl Engine {
             let mut scheduled = true;
             while needed > self.requests[slot].blocks.len() as u32 + self.kv.num_free() {
                 let victim = self.pick_victim(i);
+                if victim < i {
+                    // Scheduled earlier this step (priority policy): its tokens go back.
+                    let (returned, was_partial) = self.unschedule(self.running[victim]);
+                    budget += returned;
+                    partial -= u32::from(was_partial);
+                }
                 self.preempt(victim, obs);
                 preempted = true;
                 if victim == i {
                     scheduled = false;
                     break;
+                }
+                if victim < i {
+                    i -= 1; // running[i] moved down by one
                 }
             }
             if !scheduled {
@@ -198,16 +207,36 @@ impl Engine {
         self.scratch_hits.len() as u32
     }
 
-    /// The running request (at index >= `from`, i.e. not yet scheduled this step) that the
-    /// policy values least: for fcfs the most recently admitted, otherwise the one that would
-    /// sort last in the waiting queue.
+    /// The running request the policy values least: for fcfs the most recently admitted;
+    /// for priority the lowest priority (largest value, then latest arrival) of ALL running
+    /// requests, scheduled this step or not, as vLLM's priority scheduler picks; otherwise the
+    /// one not yet scheduled this step (at index >= `from`) that would sort last in the
+    /// waiting queue.
     fn pick_victim(&self, from: usize) -> usize {
         if self.knobs.policy == Policy::Fcfs {
             return self.running.len() - 1;
         }
+        let from = if self.knobs.policy == Policy::Priority {
+            0
+        } else {
+            from
+        };
         (from..self.running.len())
             .max_by_key(|&i| QueueKey::new(self.knobs.policy, &self.requests[self.running[i]].spec))
             .expect("the request being scheduled is a candidate")
+    }
+
+    /// Takes a request out of this step's batch, if it is in it (a running request before
+    /// the current one may have been given no tokens). Returns its tokens and whether they
+    /// were a partial prefill.
+    fn unschedule(&mut self, slot: usize) -> (u32, bool) {
+        match self.batch.iter().position(|&(s, _)| s == slot) {
+            Some(at) => {
+                let (_, n) = self.batch.remove(at);
+                (n, n < self.requests[slot].remaining())
+            }
+            None => (0, false),
+        }
     }
 
     /// Recompute preemption: release the blocks, forget the KV, wait again.
