@@ -6,6 +6,7 @@
 
 pub mod arrivals;
 pub(crate) mod check;
+pub mod classes;
 mod cluster;
 mod de;
 mod hardware;
@@ -23,6 +24,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 pub use arrivals::RateSchedule;
+pub use classes::RequestClass;
 pub use cluster::{
     ClusterConfig, DisaggregationConfig, EngineOverrides, PoolConfig, RouterKind, MAX_REPLICAS,
 };
@@ -171,6 +173,11 @@ impl Config {
             if cluster.router == RouterKind::PrefixAffinity
                 && self.workload.dataset_path.is_none()
                 && self.workload.shared_prefix_tokens == 0
+                && self
+                    .workload
+                    .classes
+                    .iter()
+                    .all(|c| c.shared_prefix_tokens == 0)
                 && !mooncake
             {
                 bail!(
@@ -181,14 +188,25 @@ impl Config {
                 );
             }
         }
-        let shared = self.workload.shared_prefix_tokens;
-        if shared > 0 && shared + 2 > self.model.max_seq_len {
-            bail!(
-                "workload.shared_prefix_tokens = {shared} leaves no room in model.max_seq_len = \
-                 {} for a prompt token of its own and an output token: it must be at most {}",
-                self.model.max_seq_len,
-                self.model.max_seq_len.saturating_sub(2)
-            );
+        let class_prefixes = self.workload.classes.iter().enumerate().map(|(i, c)| {
+            (
+                format!("workload.classes[{i}].shared_prefix_tokens"),
+                c.shared_prefix_tokens,
+            )
+        });
+        let prefixes = class_prefixes.chain([(
+            "workload.shared_prefix_tokens".to_string(),
+            self.workload.shared_prefix_tokens,
+        )]);
+        for (key, shared) in prefixes {
+            if shared > 0 && shared + 2 > self.model.max_seq_len {
+                bail!(
+                    "{key} = {shared} leaves no room in model.max_seq_len = {} for a prompt \
+                     token of its own and an output token: it must be at most {}",
+                    self.model.max_seq_len,
+                    self.model.max_seq_len.saturating_sub(2)
+                );
+            }
         }
         let blocks = self.kv_cache_blocks()?;
         let block_size = u64::from(self.scheduler.block_size);

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::arrivals::RateSchedule;
 use super::check::{at_least_one, non_negative, num, within, ARRIVAL_RATE, DURATION_SECONDS_MAX};
+use super::classes::RequestClass;
 use crate::workload::trace::TraceFormat;
 use crate::{bail, Result};
 
@@ -98,7 +99,7 @@ pub enum LengthDist {
 }
 
 impl LengthDist {
-    fn validate(&self, field: &str) -> Result<()> {
+    pub(super) fn validate(&self, field: &str) -> Result<()> {
         match *self {
             LengthDist::Fixed { value } => at_least_one(&format!("{field}.value"), value.into()),
             LengthDist::Uniform { min, max } => {
@@ -178,6 +179,9 @@ pub struct WorkloadConfig {
     pub input_len_dist: Option<LengthDist>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_len_dist: Option<LengthDist>,
+    /// Kinds of requests in the stream, each drawn with its fraction.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub classes: Vec<RequestClass>,
     /// arrival_pattern = "trace": the trace file, relative to the config's folder.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trace_path: Option<String>,
@@ -393,13 +397,39 @@ impl WorkloadConfig {
             );
         }
         self.validate_trace()?;
+        if !self.classes.is_empty() {
+            if self.arrival_pattern == ArrivalPattern::Trace || self.dataset_path.is_some() {
+                bail!(
+                    "workload.classes is set with a {}: its requests are what they are; \
+                     classes shape synthetic requests",
+                    if self.dataset_path.is_some() {
+                        "dataset"
+                    } else {
+                        "trace"
+                    }
+                );
+            }
+            super::classes::validate(
+                &self.classes,
+                self.input_len_dist.as_ref(),
+                self.output_len_dist.as_ref(),
+            )?;
+        }
+        // With classes that all give their lengths, the workload's own are not needed.
+        let classes_give = |key: &str| {
+            !self.classes.is_empty()
+                && self.classes.iter().all(|c| match key {
+                    "input_len_dist" => c.input_len_dist.is_some(),
+                    _ => c.output_len_dist.is_some(),
+                })
+        };
         for (key, dist) in [
             ("input_len_dist", &self.input_len_dist),
             ("output_len_dist", &self.output_len_dist),
         ] {
             match dist {
                 Some(d) => d.validate(&format!("workload.{key}"))?,
-                None if self.arrival_pattern != ArrivalPattern::Trace => {
+                None if self.arrival_pattern != ArrivalPattern::Trace && !classes_give(key) => {
                     bail!("missing required key `{key}` in [workload]")
                 }
                 None => {}

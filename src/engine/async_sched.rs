@@ -85,7 +85,7 @@ mod tests {
         fn gap(&mut self, _: f64) {}
         fn preemption(&mut self) {}
         fn prefix_lookup(&mut self, _: u64, _: u64) {}
-        fn completion(&mut self, _: f64, _: f64, _: f64, _: u32, _: u32) {}
+        fn completion(&mut self, _: f64, _: f64, _: f64, _: u32, _: u32, _: u16) {}
     }
 
     fn request(id: u64, arrival: f64) -> RequestSpec {
@@ -96,6 +96,7 @@ mod tests {
             output_len: 10,
             priority: 0,
             dataset_index: None,
+            class: 0,
         }
     }
 

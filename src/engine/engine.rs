@@ -344,6 +344,7 @@ impl Engine {
                     self.now,
                     r.spec.prompt_len,
                     r.spec.output_len,
+                    r.spec.class,
                 );
             }
             self.free_slots.push(slot);

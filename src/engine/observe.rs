@@ -19,8 +19,16 @@ pub trait Observer {
     fn preemption(&mut self);
     /// An admission looked up `queried` prompt tokens in the prefix cache and found `hit`.
     fn prefix_lookup(&mut self, queried: u64, hit: u64);
-    /// A request finished.
-    fn completion(&mut self, arrival: f64, first_token: f64, now: f64, prompt: u32, output: u32);
+    /// A request (of workload class `class`) finished.
+    fn completion(
+        &mut self,
+        arrival: f64,
+        first_token: f64,
+        now: f64,
+        prompt: u32,
+        output: u32,
+        class: u16,
+    );
 }
 
 impl Observer for Collector {
@@ -36,8 +44,16 @@ impl Observer for Collector {
     fn prefix_lookup(&mut self, queried: u64, hit: u64) {
         self.record_prefix_lookup(queried, hit);
     }
-    fn completion(&mut self, arrival: f64, first_token: f64, now: f64, prompt: u32, output: u32) {
-        self.record_completion(arrival, first_token, now, prompt, output);
+    fn completion(
+        &mut self,
+        arrival: f64,
+        first_token: f64,
+        now: f64,
+        prompt: u32,
+        output: u32,
+        class: u16,
+    ) {
+        self.record_completion(arrival, first_token, now, prompt, output, class);
     }
 }
 
@@ -59,8 +75,18 @@ impl<A: Observer, B: Observer> Observer for (&mut A, &mut B) {
         self.0.prefix_lookup(queried, hit);
         self.1.prefix_lookup(queried, hit);
     }
-    fn completion(&mut self, arrival: f64, first_token: f64, now: f64, prompt: u32, output: u32) {
-        self.0.completion(arrival, first_token, now, prompt, output);
-        self.1.completion(arrival, first_token, now, prompt, output);
+    fn completion(
+        &mut self,
+        arrival: f64,
+        first_token: f64,
+        now: f64,
+        prompt: u32,
+        output: u32,
+        class: u16,
+    ) {
+        self.0
+            .completion(arrival, first_token, now, prompt, output, class);
+        self.1
+            .completion(arrival, first_token, now, prompt, output, class);
     }
 }

@@ -82,6 +82,7 @@ mod tests {
             output_len: output,
             priority: 0,
             dataset_index: None,
+            class: 0,
         }
     }
 

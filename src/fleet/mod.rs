@@ -186,7 +186,9 @@ impl Simulator {
             gpus_per_engine: u64::from(config.tensor_parallel_size()),
             disagg,
             metrics: {
-                let metrics = Collector::with_slo(SloTally::new(config.slo));
+                let classes = config.workload.classes.iter().map(|c| c.name.clone());
+                let metrics =
+                    Collector::with_slo(SloTally::new(config.slo)).with_classes(classes.collect());
                 // Only open-loop arrivals have an offered rate to check the served rate against.
                 if config.workload.arrival_pattern.uses_rate() {
                     metrics.with_load_check()

@@ -26,7 +26,15 @@ impl Observer for ReplicaStats {
         self.prefix_lookup_tokens += queried;
         self.prefix_hit_tokens += hit;
     }
-    fn completion(&mut self, _arrival: f64, _first: f64, _now: f64, _prompt: u32, _output: u32) {
+    fn completion(
+        &mut self,
+        _arrival: f64,
+        _first: f64,
+        _now: f64,
+        _prompt: u32,
+        _output: u32,
+        _class: u16,
+    ) {
         self.completed += 1;
     }
 }

@@ -1,5 +1,6 @@
 //! What a run records while it goes: per-request latencies, per-gap ITL, per-step integrals.
 
+use super::classes::ClassTally;
 use super::fleet::FleetMetrics;
 use super::load::{LoadCheck, LoadTimeline};
 use super::quantiles::Samples;
@@ -35,6 +36,8 @@ pub struct Collector {
     slo: SloTally,
     /// Where the throughputs' window starts: 0, or with a warm-up the first measured arrival.
     window_start: f64,
+    /// Per-class latencies (workload.classes).
+    classes: ClassTally,
 }
 
 /// What every step adds up: the count, output tokens (as they are emitted, not from the
@@ -68,6 +71,12 @@ impl Collector {
             slo,
             ..Collector::default()
         }
+    }
+
+    /// Also tallies each of these request classes (workload.classes, in order).
+    pub fn with_classes(mut self, names: Vec<String>) -> Collector {
+        self.classes = ClassTally::new(names);
+        self
     }
 
     /// Also keeps the timeline of the load check (open-loop arrivals only).
@@ -115,6 +124,7 @@ impl Collector {
         completion: f64,
         prompt_len: u32,
         output_len: u32,
+        class: u16,
     ) {
         self.completed += 1;
         self.input_tokens += u64::from(prompt_len);
@@ -132,6 +142,13 @@ impl Collector {
             first_token - arrival,
             tpot,
             completion - arrival,
+            output_len,
+        );
+        self.classes.record(
+            class,
+            first_token - arrival,
+            completion - arrival,
+            tpot,
             output_len,
         );
     }
@@ -204,6 +221,7 @@ impl Collector {
             overloaded: load.is_some_and(|l| l.overloaded()),
             load_verdict: load.and_then(|l| l.verdict()),
             slo: self.slo.finish(self.completed, window),
+            classes: self.classes.finish(window),
             fleet: FleetMetrics {
                 replicas: replicas as u64,
                 ..FleetMetrics::default()

@@ -1,6 +1,7 @@
 //! A run's metrics: collected during the run, summarised at the end (exactly, up to
 //! [`EXACT_SAMPLE_LIMIT`] samples per metric; within 0.05% past it).
 
+mod classes;
 mod collector;
 mod fleet;
 mod histogram;
@@ -11,6 +12,7 @@ mod summary;
 mod verdict;
 mod warmup;
 
+pub use classes::{ClassSummary, ClassTally};
 pub use collector::{Collector, StepTotals};
 pub use fleet::{imbalance, FleetMetrics, ReplicaSummary};
 pub use load::{LoadCheck, LoadTimeline};

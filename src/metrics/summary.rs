@@ -72,6 +72,8 @@ pub struct RunSummary {
     pub fleet: FleetMetrics,
     /// Each replica's own numbers (empty for a single engine).
     pub replicas: Vec<ReplicaSummary>,
+    /// Each request class's numbers (empty without workload.classes).
+    pub classes: Vec<super::classes::ClassSummary>,
 }
 
 /// A metric's value: counts stay integers, an undefined statistic is null.
@@ -325,6 +327,10 @@ impl RunSummary {
             let replicas = serde_json::to_value(&self.replicas).expect("plain numbers serialize");
             root.insert("replicas".to_string(), replicas);
         }
+        if !self.classes.is_empty() {
+            let classes = serde_json::to_value(&self.classes).expect("plain numbers serialize");
+            root.insert("classes".to_string(), classes);
+        }
         Value::Object(root)
     }
 }
@@ -410,6 +416,7 @@ mod tests {
                 output_tokens_per_s_per_gpu: 28.5,
             },
             replicas: Vec::new(),
+            classes: Vec::new(),
         };
         let json = s.to_json();
         let flat = json["metrics"].as_object().expect("a flat metrics object");

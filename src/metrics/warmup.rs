@@ -42,6 +42,7 @@ mod tests {
             output_len: 1,
             priority: 0,
             dataset_index: None,
+            class: 0,
         }
     }
 

@@ -42,8 +42,11 @@ pub struct RequestSpec {
     pub output_len: u32,
     /// Lower is more urgent (the priority policy); 0 for synthetic requests.
     pub priority: i64,
-    /// Dataset mode: the index of the dataset prompt this request replays.
+    /// Dataset mode: the index of the dataset prompt this request replays (also a shared
+    /// prefix's or a Mooncake prompt's entry: whose block hashes the prompt starts with).
     pub dataset_index: Option<u32>,
+    /// Its index in workload.classes (0 without classes).
+    pub class: u16,
 }
 
 /// Derives independent stream seeds from one user seed (SplitMix64 finaliser).
@@ -61,6 +64,8 @@ const ARRIVAL_STREAM: u64 = 2;
 /// Which shared prefix each synthetic request starts with (its own stream, so lengths and
 /// arrivals are the same with and without shared prefixes).
 const PREFIX_STREAM: u64 = 4;
+/// Which class each synthetic request is (its own stream, like the prefixes').
+const CLASS_STREAM: u64 = 5;
 
 /// Generates requests lazily, in id order, and releases them as simulated time passes.
 #[derive(Debug)]
@@ -106,6 +111,9 @@ pub struct Workload {
     /// Synthetic shared prefixes: (tokens, groups), and the stream that picks a group.
     prefix: Option<(u32, u32)>,
     prefix_rng: StdRng,
+    /// workload.classes, as the generator draws them, and the stream that draws.
+    classes: Vec<ClassGen>,
+    class_rng: StdRng,
     /// The most requests this run may generate: [`MAX_REQUESTS`] (tests lower it).
     max_requests: u64,
     /// The run wanted more than `max_requests` requests (possible only with duration_secs
@@ -170,6 +178,8 @@ impl Workload {
             prefix: (w.shared_prefix_tokens > 0)
                 .then_some((w.shared_prefix_tokens, w.num_prefix_groups)),
             prefix_rng: StdRng::seed_from_u64(stream_seed(w.seed, PREFIX_STREAM)),
+            classes: ClassGen::of(config),
+            class_rng: StdRng::seed_from_u64(stream_seed(w.seed, CLASS_STREAM)),
             max_requests: MAX_REQUESTS,
             over_limit: false,
         };
@@ -284,6 +294,27 @@ impl Workload {
                 let output = p.max_tokens.map_or(output, |m| output.min(m));
                 (p.prompt_len, output, Some(index as u32))
             }
+            None if !self.classes.is_empty() => {
+                let draw: f64 = self.class_rng.random();
+                let last = self.classes.len() - 1;
+                let k = self.classes[..last].partition_point(|c| c.cumulative <= draw);
+                let class = &self.classes[k];
+                let input = class.input.as_ref().unwrap_or(&self.input);
+                let prompt = input.sample(&mut self.length_rng);
+                let output = class.output.as_ref().unwrap_or(&self.output);
+                let output = output.sample(&mut self.length_rng);
+                let (priority, own_prefix) = (class.priority, class.prefix);
+                let (prompt, index) = match (own_prefix, self.prefix) {
+                    (Some((tokens, entry)), _) => (tokens.saturating_add(prompt), Some(entry)),
+                    (None, Some((tokens, groups))) => {
+                        let group = self.prefix_rng.random_range(0..groups);
+                        (tokens.saturating_add(prompt), Some(group))
+                    }
+                    (None, None) => (prompt, None),
+                };
+                self.push_spec(arrival, prompt, output, priority, index, k as u16);
+                return true;
+            }
             None => {
                 let prompt = self.input.sample(&mut self.length_rng);
                 let output = self.output.sample(&mut self.length_rng);
@@ -297,7 +328,7 @@ impl Workload {
                 }
             }
         };
-        self.push_spec(arrival, prompt, output, 0, dataset_index);
+        self.push_spec(arrival, prompt, output, 0, dataset_index, 0);
         true
     }
 
@@ -310,6 +341,7 @@ impl Workload {
         output: u32,
         priority: i64,
         dataset_index: Option<u32>,
+        class: u16,
     ) {
         let (prompt_len, output_len) = clip_to_model(prompt, output, self.max_seq_len);
         if (prompt_len, output_len) != (prompt, output) {
@@ -328,6 +360,7 @@ impl Workload {
                 output_len,
                 priority,
                 dataset_index,
+                class,
             },
         );
         self.generated += 1;
@@ -349,7 +382,7 @@ impl Workload {
             return;
         }
         self.replayed += 1;
-        self.push_spec(arrival, input, output, priority, index);
+        self.push_spec(arrival, input, output, priority, index, 0);
     }
 
     /// Requests so far whose lengths were cut to fit model.max_seq_len.
@@ -494,6 +527,43 @@ impl DatasetKey {
             block_size: self.block_size,
             limit,
         })
+    }
+}
+
+/// One of workload.classes as the generator draws it.
+#[derive(Debug)]
+struct ClassGen {
+    /// The fractions of this class and those before it (the last is 1).
+    cumulative: f64,
+    input: Option<LengthSampler>,
+    output: Option<LengthSampler>,
+    priority: i64,
+    /// Its own shared prefix: (tokens, entry in the prefix table).
+    prefix: Option<(u32, u32)>,
+}
+
+impl ClassGen {
+    fn of(config: &Config) -> Vec<ClassGen> {
+        let mut cumulative = 0.0;
+        let mut entries = prefix::class_entries(config).into_iter();
+        config
+            .workload
+            .classes
+            .iter()
+            .map(|c| {
+                cumulative += c.fraction;
+                ClassGen {
+                    cumulative,
+                    input: c.input_len_dist.as_ref().map(LengthSampler::new),
+                    output: c.output_len_dist.as_ref().map(LengthSampler::new),
+                    priority: c.priority,
+                    prefix: entries
+                        .next()
+                        .flatten()
+                        .map(|entry| (c.shared_prefix_tokens, entry)),
+                }
+            })
+            .collect()
     }
 }
 

@@ -23,34 +23,72 @@ fn mix(a: u64, b: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// The groups' prefix blocks as a prompt table, or None without shared prefixes.
-pub fn shared_prefixes(config: &Config) -> Option<Arc<Dataset>> {
-    let w = &config.workload;
-    if w.shared_prefix_tokens == 0 {
-        return None;
-    }
-    let blocks = w.shared_prefix_tokens / config.scheduler.block_size;
-    let prompts = (0..w.num_prefix_groups)
-        .map(|group| {
-            // Chained: block j's hash identifies the group's whole prefix up to it.
-            let mut h = mix(PREFIX_TAG, u64::from(group));
-            let block_hashes = (0..blocks)
-                .map(|j| {
-                    h = mix(h, u64::from(j) + 1);
-                    h
-                })
-                .collect();
-            DatasetPrompt {
-                prompt_len: w.shared_prefix_tokens,
-                max_tokens: None,
-                block_hashes,
-                line: 0,
-            }
+/// The block hashes of one prefix's full blocks, chained: block j's hash identifies the
+/// whole prefix up to it. `tag` tells prefixes apart.
+fn prefix_entry(tag: u64, tokens: u32, block_size: u32) -> DatasetPrompt {
+    let mut h = mix(PREFIX_TAG, tag);
+    let block_hashes = (0..tokens / block_size)
+        .map(|j| {
+            h = mix(h, u64::from(j) + 1);
+            h
         })
         .collect();
+    DatasetPrompt {
+        prompt_len: tokens,
+        max_tokens: None,
+        block_hashes,
+        line: 0,
+    }
+}
+
+/// Where each class's own prefix sits in the table (None for a class without one): after
+/// the workload's groups.
+pub fn class_entries(config: &Config) -> Vec<Option<u32>> {
+    let w = &config.workload;
+    let mut next = if w.shared_prefix_tokens > 0 {
+        w.num_prefix_groups
+    } else {
+        0
+    };
+    w.classes
+        .iter()
+        .map(|c| {
+            (c.shared_prefix_tokens > 0).then(|| {
+                next += 1;
+                next - 1
+            })
+        })
+        .collect()
+}
+
+/// The prefixes' blocks as a prompt table: the workload's groups, then each class's own
+/// prefix; None without shared prefixes.
+pub fn shared_prefixes(config: &Config) -> Option<Arc<Dataset>> {
+    let w = &config.workload;
+    let block_size = config.scheduler.block_size;
+    let mut prompts = Vec::new();
+    if w.shared_prefix_tokens > 0 {
+        for group in 0..w.num_prefix_groups {
+            prompts.push(prefix_entry(
+                u64::from(group),
+                w.shared_prefix_tokens,
+                block_size,
+            ));
+        }
+    }
+    for (k, c) in w.classes.iter().enumerate() {
+        if c.shared_prefix_tokens > 0 {
+            // Tags past every group's.
+            let tag = (1u64 << 32) + k as u64;
+            prompts.push(prefix_entry(tag, c.shared_prefix_tokens, block_size));
+        }
+    }
+    if prompts.is_empty() {
+        return None;
+    }
     Some(Arc::new(Dataset {
         prompts,
         clipped: 0,
-        path: PathBuf::from("<workload.shared_prefix_tokens>"),
+        path: PathBuf::from("<shared prefixes>"),
     }))
 }

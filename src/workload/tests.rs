@@ -180,6 +180,8 @@ fn fixed_rate_over_a_duration_stops_at_the_request_limit_and_says_so() {
 #[cfg(test)]
 mod arrival_shapes;
 #[cfg(test)]
+mod classes;
+#[cfg(test)]
 mod replay;
 #[cfg(test)]
 mod shared_prefix;

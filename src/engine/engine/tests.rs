@@ -35,7 +35,7 @@ mod priority_preemption {
             self.0 += 1;
         }
         fn prefix_lookup(&mut self, _: u64, _: u64) {}
-        fn completion(&mut self, _: f64, _: f64, _: f64, _: u32, _: u32) {}
+        fn completion(&mut self, _: f64, _: f64, _: f64, _: u32, _: u32, _: u16) {}
     }
 
     fn request(id: u64, arrival: f64, prompt_len: u32, priority: i64) -> RequestSpec {
@@ -46,6 +46,7 @@ mod priority_preemption {
             output_len: 100,
             priority,
             dataset_index: None,
+            class: 0,
         }
     }
 
