@@ -101,6 +101,9 @@ pub fn arb_pattern() -> impl Strategy<Value = ArrivalPattern> {
     prop_oneof![
         Just(ArrivalPattern::Poisson),
         Just(ArrivalPattern::Uniform),
+        Just(ArrivalPattern::UniformRandom),
+        Just(ArrivalPattern::Gamma),
+        Just(ArrivalPattern::Weibull),
         Just(ArrivalPattern::Burst),
         Just(ArrivalPattern::FixedRate),
         Just(ArrivalPattern::ClosedLoop),
@@ -156,6 +159,10 @@ prop_compose! {
         output in arb_len(100),
         seed in any::<u64>(),
         extras in arb_engine_extras(),
+        cv in 0.2f64..4.0,
+        shared_prefix in prop_oneof![Just(0u32), 1u32..200],
+        prefix_groups in 1u32..4,
+        priorities in proptest::collection::vec(0i64..3, 0..3),
     ) -> Config {
         let mut c = toy_config(
             "max_num_batched_tokens = 1\nmax_num_seqs = 1\npolicy = \"fcfs\"\nenable_chunked_prefill = true\nblock_size = 16",
@@ -206,6 +213,26 @@ prop_compose! {
         w.input_len_dist = Some(input);
         w.output_len_dist = Some(output);
         w.seed = seed;
+        if matches!(pattern, ArrivalPattern::Gamma | ArrivalPattern::Weibull) {
+            w.arrival_cv = Some(cv);
+        }
+        // A shared prefix leaves room for a token of the prompt's own and an output token.
+        w.shared_prefix_tokens = shared_prefix.min(max_seq_len - 2);
+        w.num_prefix_groups = prefix_groups;
+        // Classes of equal shares and their own priorities (the priority policy's victims).
+        let n = priorities.len();
+        w.classes = priorities
+            .iter()
+            .enumerate()
+            .map(|(i, &priority)| inference_lab::config::RequestClass {
+                name: format!("c{i}"),
+                fraction: 1.0 / n as f64,
+                priority,
+                input_len_dist: None,
+                output_len_dist: None,
+                shared_prefix_tokens: 0,
+            })
+            .collect();
         c
     }
 }
