@@ -36,8 +36,20 @@ proptest! {
         prop_assert!(config.validate().is_ok(), "generated config invalid: {:?}", config.validate());
         let (s, _) = common::run_checked(&config, 2_000_000);
         prop_assert_eq!(s.requests_completed, s.requests_total);
-        prop_assert_eq!(s.requests_total, config.workload.num_requests.unwrap());
-        prop_assert_eq!(s.output_tokens, requested_output_tokens(&config));
+        let sessions_started = s.sessions.as_ref().map(|x| x.started);
+        match sessions_started {
+            // num_requests counts sessions; their later turns come as earlier ones complete.
+            Some(started) => {
+                prop_assert_eq!(started, config.workload.num_requests.unwrap());
+                prop_assert!(s.requests_total >= started);
+                let sessions = s.sessions.as_ref().unwrap();
+                prop_assert_eq!(sessions.completed, started, "every session ends");
+            }
+            None => {
+                prop_assert_eq!(s.requests_total, config.workload.num_requests.unwrap());
+                prop_assert_eq!(s.output_tokens, requested_output_tokens(&config));
+            }
+        }
         if config.scheduler.enable_preemption_free {
             prop_assert_eq!(s.preemptions_total, 0);
         }

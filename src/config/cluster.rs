@@ -130,13 +130,6 @@ impl ClusterConfig {
             count_within("cluster.replicas", u64::from(n), MAX_REPLICAS)?;
         }
         non_negative("cluster.router_staleness_ms", self.router_staleness_ms)?;
-        if self.router == RouterKind::SessionAffinity {
-            bail!(
-                "cluster.router = \"session_affinity\" needs sessions in the workload, which \
-                 this version does not generate: choose round_robin, random, \
-                 least_outstanding, least_kv, power_of_two or prefix_affinity"
-            );
-        }
         let mut names = std::collections::HashSet::new();
         for (i, pool) in self.pools.iter().enumerate() {
             let key = format!("cluster.pools[{i}]");

@@ -13,6 +13,7 @@ mod hardware;
 mod model;
 mod parallel;
 mod scheduler;
+pub mod sessions;
 mod simulation;
 mod slo;
 mod warmup;
@@ -32,6 +33,7 @@ pub use hardware::{HardwareConfig, KvCacheDtype, StepModel, CALIBRATION_KEYS};
 pub use model::{Experts, ModelConfig};
 pub use parallel::{ParallelConfig, MAX_PARALLEL};
 pub use scheduler::{Policy, SchedulerConfig};
+pub use sessions::{SessionsConfig, ThinkTime};
 pub use simulation::SimulationConfig;
 pub use slo::SloConfig;
 pub use warmup::MetricsConfig;
@@ -168,6 +170,14 @@ impl Config {
         }
         if let Some(cluster) = &self.cluster {
             cluster.validate()?;
+            if cluster.router == RouterKind::SessionAffinity && self.workload.sessions.is_none() {
+                bail!(
+                    "cluster.router = \"session_affinity\" sends a session's turns to one \
+                     replica, but the workload has no sessions: add [workload.sessions], or \
+                     choose round_robin, random, least_outstanding, least_kv, power_of_two or \
+                     prefix_affinity"
+                );
+            }
             let mooncake =
                 self.workload.trace_format == Some(crate::workload::trace::TraceFormat::Mooncake);
             if cluster.router == RouterKind::PrefixAffinity

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use super::arrivals::RateSchedule;
 use super::check::{at_least_one, non_negative, num, within, ARRIVAL_RATE, DURATION_SECONDS_MAX};
 use super::classes::RequestClass;
+use super::sessions::SessionsConfig;
 use crate::workload::trace::TraceFormat;
 use crate::{bail, Result};
 
@@ -179,6 +180,9 @@ pub struct WorkloadConfig {
     pub input_len_dist: Option<LengthDist>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_len_dist: Option<LengthDist>,
+    /// Multi-turn conversations: the arrival process starts sessions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sessions: Option<SessionsConfig>,
     /// Kinds of requests in the stream, each drawn with its fraction.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub classes: Vec<RequestClass>,
@@ -397,6 +401,23 @@ impl WorkloadConfig {
             );
         }
         self.validate_trace()?;
+        if let Some(sessions) = &self.sessions {
+            let refused = match self.arrival_pattern {
+                ArrivalPattern::ClosedLoop => {
+                    Some("closed_loop (its users already wait for replies)")
+                }
+                ArrivalPattern::Trace => Some("a trace"),
+                _ if self.dataset_path.is_some() => Some("a dataset"),
+                _ => None,
+            };
+            if let Some(what) = refused {
+                bail!(
+                    "workload.sessions is set with {what}: sessions start by an open-loop \
+                     arrival process or batched"
+                );
+            }
+            sessions.validate()?;
+        }
         if !self.classes.is_empty() {
             if self.arrival_pattern == ArrivalPattern::Trace || self.dataset_path.is_some() {
                 bail!(

@@ -97,6 +97,7 @@ mod tests {
             priority: 0,
             dataset_index: None,
             class: 0,
+            session: None,
         }
     }
 

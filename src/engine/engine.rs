@@ -97,6 +97,8 @@ pub struct Engine {
     pub(super) handoffs: Vec<Handoff>,
     /// Decode replica: slots of requests whose KV is arriving (blocks held, not yet running).
     pub(super) transferring: Vec<usize>,
+    /// Session turns that completed since the driver last took them (their next turn is due).
+    session_turns: Vec<RequestSpec>,
 }
 
 impl Engine {
@@ -151,6 +153,7 @@ impl Engine {
             last_left: 0,
             handoffs: Vec::new(),
             transferring: Vec::new(),
+            session_turns: Vec::new(),
         })
     }
 
@@ -288,11 +291,14 @@ impl Engine {
             return;
         }
         let r = &mut self.requests[slot];
-        if r.spec.dataset_index.is_none() {
-            return;
-        }
+        let computed_blocks = r.num_computed / self.knobs.block_size;
+        let full = match (r.spec.session, r.spec.dataset_index) {
+            // A session's every block is history its next turn sends again.
+            (Some(_), _) => computed_blocks,
+            (None, Some(_)) => computed_blocks.min(prompt_hashes(&self.dataset, r).len() as u32),
+            (None, None) => return,
+        };
         let prompt_hashes = prompt_hashes(&self.dataset, r);
-        let full = (r.num_computed / self.knobs.block_size).min(prompt_hashes.len() as u32);
         while r.num_registered < full {
             let index = r.num_registered;
             self.kv
@@ -336,16 +342,21 @@ impl Engine {
                     first_token: self.now,
                 });
                 self.last_completions -= 1;
-            } else if r.measured {
-                obs.completion(
-                    r.spec.arrival,
-                    r.first_token
-                        .expect("a finished request has emitted tokens"),
-                    self.now,
-                    r.spec.prompt_len,
-                    r.spec.output_len,
-                    r.spec.class,
-                );
+            } else {
+                if r.spec.session.is_some() {
+                    self.session_turns.push(r.spec);
+                }
+                if r.measured {
+                    obs.completion(
+                        r.spec.arrival,
+                        r.first_token
+                            .expect("a finished request has emitted tokens"),
+                        self.now,
+                        r.spec.prompt_len,
+                        r.spec.output_len,
+                        r.spec.class,
+                    );
+                }
             }
             self.free_slots.push(slot);
         }
@@ -391,6 +402,11 @@ impl Engine {
             let r = &self.requests[s];
             (r.spec.id, r.num_computed, r.num_output)
         })
+    }
+
+    /// The session turns completed since the last call, for the driver to send their next.
+    pub fn take_session_turns(&mut self) -> std::vec::Drain<'_, RequestSpec> {
+        self.session_turns.drain(..)
     }
 
     pub fn num_running(&self) -> usize {

@@ -63,6 +63,18 @@ impl Engine {
     /// How many leading blocks of a dataset prompt this replica holds in its prefix cache
     /// (what prefix_affinity routes by); 0 for synthetic requests.
     pub fn cached_prefix_blocks(&self, spec: &RequestSpec) -> u32 {
+        if let Some(session) = spec.session {
+            if !self.kv.prefix_caching() {
+                return 0;
+            }
+            let max_blocks = (spec.prompt_len - 1) / self.knobs.block_size;
+            return (0..max_blocks)
+                .take_while(|&j| {
+                    let hash = super::request::session_block_hash(session, j);
+                    self.kv.lookup(hash).is_some()
+                })
+                .count() as u32;
+        }
         let (Some(dataset), Some(index)) = (&self.dataset, spec.dataset_index) else {
             return 0;
         };

@@ -63,11 +63,21 @@ impl Request {
     /// output tokens) is unique to its request: shared with nobody, but a preempted request
     /// finds its own blocks again if they have not been evicted.
     pub fn block_hash(&self, index: u32, prompt_hashes: &[u64]) -> u64 {
+        if let Some(session) = self.spec.session {
+            return session_block_hash(session, index);
+        }
         match prompt_hashes.get(index as usize) {
             Some(&h) => h,
             None => mix(self.spec.id.wrapping_add(1), u64::from(index)),
         }
     }
+}
+
+/// Block `index` of a session's token stream (every turn's prompt and reply, in order): the
+/// same content in every turn that reaches it, and nobody else's.
+pub fn session_block_hash(session: u64, index: u32) -> u64 {
+    const SESSION_TAG: u64 = 0x5345_5353_494f_4e00; // "SESSION"
+    mix(mix(SESSION_TAG, session), u64::from(index))
 }
 
 fn mix(a: u64, b: u64) -> u64 {

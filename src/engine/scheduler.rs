@@ -193,7 +193,8 @@ impl Engine {
         self.scratch_hits.clear();
         let r = &self.requests[slot];
         // A synthetic request that was never computed cannot have cached blocks.
-        if !self.kv.prefix_caching() || (r.preemptions == 0 && r.spec.dataset_index.is_none()) {
+        let shareable = r.spec.dataset_index.is_some() || r.spec.session.is_some();
+        if !self.kv.prefix_caching() || (r.preemptions == 0 && !shareable) {
             return 0;
         }
         let prompt_hashes = super::engine::prompt_hashes(&self.dataset, r);

@@ -83,6 +83,8 @@ pub struct Simulator {
     router: Router,
     /// Replicas 0..entry take arrivals (the rest are decode replicas).
     entry: usize,
+    /// session_affinity: a session's later turns go where its first went.
+    sticky_sessions: bool,
     /// GPUs each engine spans (parallel.tensor_parallel_size).
     gpus_per_engine: u64,
     disagg: Option<Disaggregation>,
@@ -174,10 +176,13 @@ impl Simulator {
                 Some(Disaggregation::new(d, decode_router, bytes))
             }
         };
-        let closed_loop = config.workload.arrival_pattern == ArrivalPattern::ClosedLoop;
+        // Completions create arrivals: a closed-loop user's next request, a session's next turn.
+        let closed_loop = config.workload.arrival_pattern == ArrivalPattern::ClosedLoop
+            || config.workload.sessions.is_some();
         Ok(Simulator {
             coupled: (closed_loop && replicas.len() > 1) || disagg.is_some(),
             uses_prefix: kind == RouterKind::PrefixAffinity,
+            sticky_sessions: kind == RouterKind::SessionAffinity,
             agenda: Agenda::new(replicas.len()),
             replicas,
             workload,
@@ -289,8 +294,14 @@ impl Simulator {
             self.metrics.set_window_start(spec.arrival);
         }
         let at = self.workload.delivered(&spec);
+        let sticky = spec
+            .session
+            .filter(|_| self.sticky_sessions)
+            .and_then(|s| self.workload.session_replica(s));
         let replicas = &self.replicas;
-        let i = if self.uses_prefix {
+        let i = if let Some(i) = sticky {
+            i
+        } else if self.uses_prefix {
             self.router
                 .pick(at, |i| replicas[i].engine.cached_prefix_blocks(&spec))
         } else {
@@ -298,6 +309,9 @@ impl Simulator {
         };
         if self.router.needs_load() {
             self.router.routed(i, at);
+        }
+        if let (true, Some(session)) = (self.sticky_sessions, spec.session) {
+            self.workload.bind_session(session, i);
         }
         let r = &mut self.replicas[i];
         r.stats.routed += 1;
@@ -397,6 +411,9 @@ impl Simulator {
         for _ in 0..completions {
             self.workload.on_completion(now);
         }
+        for turn in r.engine.take_session_turns() {
+            self.workload.on_turn_done(&turn, now);
+        }
         let (start, kv_in_step, left) = r.engine.last_step_load();
         let load = StepLoad {
             start,
@@ -494,7 +511,7 @@ impl Simulator {
         self.finish()
     }
 
-    fn finish(self) -> RunSummary {
+    fn finish(mut self) -> RunSummary {
         let total = self.workload.generated() - self.warmup_arrived;
         let engines = || self.replicas.iter().map(|r| &r.engine);
         let blocks: u64 = engines().map(|e| u64::from(e.kv_blocks())).sum();
@@ -502,6 +519,7 @@ impl Simulator {
         let n = self.replicas.len();
         let mut summary = self.metrics.finish(makespan, total, blocks, n as u64);
         summary.requests_clipped = self.workload.clipped();
+        summary.sessions = self.workload.session_summary();
         let gpus = n as u64 * self.gpus_per_engine;
         summary.fleet.gpus = gpus;
         summary.fleet.output_tokens_per_s_per_gpu = summary.output_tokens_per_s / gpus as f64;

@@ -223,7 +223,10 @@ fn bad_cluster_keys_are_one_line_errors_naming_the_key() {
             "router = \"prefix_affinity\"",
             "these synthetic requests share no content",
         ),
-        ("router = \"session_affinity\"", "needs sessions"),
+        (
+            "router = \"session_affinity\"",
+            "the workload has no sessions",
+        ),
         (
             "router_staleness_ms = -1",
             "cluster.router_staleness_ms = -1 is invalid",

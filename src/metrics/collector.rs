@@ -222,6 +222,7 @@ impl Collector {
             load_verdict: load.and_then(|l| l.verdict()),
             slo: self.slo.finish(self.completed, window),
             classes: self.classes.finish(window),
+            sessions: None, // the workload's, filled in by the simulator
             fleet: FleetMetrics {
                 replicas: replicas as u64,
                 ..FleetMetrics::default()

@@ -74,6 +74,8 @@ pub struct RunSummary {
     pub replicas: Vec<ReplicaSummary>,
     /// Each request class's numbers (empty without workload.classes).
     pub classes: Vec<super::classes::ClassSummary>,
+    /// What the sessions did (workload.sessions).
+    pub sessions: Option<crate::workload::SessionSummary>,
 }
 
 /// A metric's value: counts stay integers, an undefined statistic is null.
@@ -327,6 +329,10 @@ impl RunSummary {
             let replicas = serde_json::to_value(&self.replicas).expect("plain numbers serialize");
             root.insert("replicas".to_string(), replicas);
         }
+        if let Some(sessions) = &self.sessions {
+            let sessions = serde_json::to_value(sessions).expect("plain numbers serialize");
+            root.insert("sessions".to_string(), sessions);
+        }
         if !self.classes.is_empty() {
             let classes = serde_json::to_value(&self.classes).expect("plain numbers serialize");
             root.insert("classes".to_string(), classes);
@@ -417,6 +423,7 @@ mod tests {
             },
             replicas: Vec::new(),
             classes: Vec::new(),
+            sessions: None,
         };
         let json = s.to_json();
         let flat = json["metrics"].as_object().expect("a flat metrics object");

@@ -43,6 +43,7 @@ mod tests {
             priority: 0,
             dataset_index: None,
             class: 0,
+            session: None,
         }
     }
 

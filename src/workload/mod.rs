@@ -16,6 +16,7 @@ mod lengths;
 pub mod prefix;
 pub mod replay;
 pub mod schedule;
+mod sessions;
 pub mod trace;
 
 use std::collections::VecDeque;
@@ -26,6 +27,7 @@ use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, Exp};
 
 pub use lengths::{clip_to_model, LengthSampler};
+pub use sessions::SessionSummary;
 
 use crate::config::{ArrivalPattern, Config, LengthDist, MAX_REQUESTS};
 use crate::{bail, Result};
@@ -47,6 +49,9 @@ pub struct RequestSpec {
     pub dataset_index: Option<u32>,
     /// Its index in workload.classes (0 without classes).
     pub class: u16,
+    /// The conversation it is a turn of (workload.sessions): its history's blocks are the
+    /// session's, shared with its earlier turns.
+    pub session: Option<u64>,
 }
 
 /// Derives independent stream seeds from one user seed (SplitMix64 finaliser).
@@ -111,6 +116,8 @@ pub struct Workload {
     /// Synthetic shared prefixes: (tokens, groups), and the stream that picks a group.
     prefix: Option<(u32, u32)>,
     prefix_rng: StdRng,
+    /// workload.sessions: the live conversations and what they did.
+    sessions: Option<sessions::Sessions>,
     /// workload.classes, as the generator draws them, and the stream that draws.
     classes: Vec<ClassGen>,
     class_rng: StdRng,
@@ -179,6 +186,10 @@ impl Workload {
                 .then_some((w.shared_prefix_tokens, w.num_prefix_groups)),
             prefix_rng: StdRng::seed_from_u64(stream_seed(w.seed, PREFIX_STREAM)),
             classes: ClassGen::of(config),
+            sessions: w
+                .sessions
+                .as_ref()
+                .map(|c| sessions::Sessions::new(c, w.seed)),
             class_rng: StdRng::seed_from_u64(stream_seed(w.seed, CLASS_STREAM)),
             max_requests: MAX_REQUESTS,
             over_limit: false,
@@ -272,8 +283,10 @@ impl Workload {
         }
     }
 
+    /// Whether a new request (with sessions: a new session) may start at `arrival`.
     fn may_generate(&self, arrival: f64) -> bool {
-        self.limit.is_none_or(|n| self.generated < n) && self.duration.is_none_or(|d| arrival <= d)
+        let count = self.sessions.as_ref().map_or(self.generated, |s| s.started);
+        self.limit.is_none_or(|n| count < n) && self.duration.is_none_or(|d| arrival <= d)
     }
 
     /// Generates the next request with the given arrival time, if the limits allow it.
@@ -285,14 +298,14 @@ impl Workload {
             self.over_limit = true;
             return false;
         }
-        let (prompt, output, dataset_index) = match &self.dataset {
+        let (prompt, output, mut tags) = match &self.dataset {
             Some(d) => {
                 let index = (self.generated % d.prompts.len() as u64) as usize;
                 let p = &d.prompts[index];
                 // The sampled length plays the model's EOS; max_tokens caps it.
                 let output = self.output.sample(&mut self.length_rng);
                 let output = p.max_tokens.map_or(output, |m| output.min(m));
-                (p.prompt_len, output, Some(index as u32))
+                (p.prompt_len, output, Tags::prompt(Some(index as u32)))
             }
             None if !self.classes.is_empty() => {
                 let draw: f64 = self.class_rng.random();
@@ -312,8 +325,13 @@ impl Workload {
                     }
                     (None, None) => (prompt, None),
                 };
-                self.push_spec(arrival, prompt, output, priority, index, k as u16);
-                return true;
+                let tags = Tags {
+                    priority,
+                    dataset_index: index,
+                    class: k as u16,
+                    session: None,
+                };
+                (prompt, output, tags)
             }
             None => {
                 let prompt = self.input.sample(&mut self.length_rng);
@@ -322,27 +340,26 @@ impl Workload {
                     // The group's prefix, then the sampled prompt of its own.
                     Some((tokens, groups)) => {
                         let group = self.prefix_rng.random_range(0..groups);
-                        (tokens.saturating_add(prompt), output, Some(group))
+                        (
+                            tokens.saturating_add(prompt),
+                            output,
+                            Tags::prompt(Some(group)),
+                        )
                     }
-                    None => (prompt, output, None),
+                    None => (prompt, output, Tags::default()),
                 }
             }
         };
-        self.push_spec(arrival, prompt, output, 0, dataset_index, 0);
+        if let Some(sessions) = &mut self.sessions {
+            tags.session = Some(sessions.start(arrival));
+        }
+        self.push_spec(arrival, prompt, output, tags);
         true
     }
 
     /// Fits a request's lengths to the model (counting it when they are cut) and queues it
     /// in arrival order.
-    fn push_spec(
-        &mut self,
-        arrival: f64,
-        prompt: u32,
-        output: u32,
-        priority: i64,
-        dataset_index: Option<u32>,
-        class: u16,
-    ) {
+    fn push_spec(&mut self, arrival: f64, prompt: u32, output: u32, tags: Tags) {
         let (prompt_len, output_len) = clip_to_model(prompt, output, self.max_seq_len);
         if (prompt_len, output_len) != (prompt, output) {
             self.clipped += 1;
@@ -358,9 +375,10 @@ impl Workload {
                 arrival,
                 prompt_len,
                 output_len,
-                priority,
-                dataset_index,
-                class,
+                priority: tags.priority,
+                dataset_index: tags.dataset_index,
+                class: tags.class,
+                session: tags.session,
             },
         );
         self.generated += 1;
@@ -382,7 +400,11 @@ impl Workload {
             return;
         }
         self.replayed += 1;
-        self.push_spec(arrival, input, output, priority, index, 0);
+        let tags = Tags {
+            priority,
+            ..Tags::prompt(index)
+        };
+        self.push_spec(arrival, input, output, tags);
     }
 
     /// Requests so far whose lengths were cut to fit model.max_seq_len.
@@ -527,6 +549,24 @@ impl DatasetKey {
             block_size: self.block_size,
             limit,
         })
+    }
+}
+
+/// What a request carries besides its times and lengths.
+#[derive(Debug, Clone, Copy, Default)]
+struct Tags {
+    priority: i64,
+    dataset_index: Option<u32>,
+    class: u16,
+    session: Option<u64>,
+}
+
+impl Tags {
+    fn prompt(dataset_index: Option<u32>) -> Tags {
+        Tags {
+            dataset_index,
+            ..Tags::default()
+        }
     }
 }
 

@@ -184,4 +184,6 @@ mod classes;
 #[cfg(test)]
 mod replay;
 #[cfg(test)]
+mod sessions;
+#[cfg(test)]
 mod shared_prefix;

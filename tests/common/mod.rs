@@ -163,6 +163,7 @@ prop_compose! {
         shared_prefix in prop_oneof![Just(0u32), 1u32..200],
         prefix_groups in 1u32..4,
         priorities in proptest::collection::vec(0i64..3, 0..3),
+        sessions in proptest::option::of((1u32..4, 0.0f64..0.5, 1u32..40)),
     ) -> Config {
         let mut c = toy_config(
             "max_num_batched_tokens = 1\nmax_num_seqs = 1\npolicy = \"fcfs\"\nenable_chunked_prefill = true\nblock_size = 16",
@@ -215,6 +216,16 @@ prop_compose! {
         w.seed = seed;
         if matches!(pattern, ArrivalPattern::Gamma | ArrivalPattern::Weibull) {
             w.arrival_cv = Some(cv);
+        }
+        // Multi-turn sessions, where the pattern starts them (not closed_loop).
+        if let (Some((turns, think, new)), false) =
+            (sessions, pattern == ArrivalPattern::ClosedLoop)
+        {
+            w.sessions = Some(inference_lab::config::SessionsConfig {
+                turns: LengthDist::Uniform { min: 1, max: turns },
+                think_time_secs: inference_lab::config::ThinkTime::Fixed { value: think },
+                new_input_len_dist: LengthDist::Fixed { value: new },
+            });
         }
         // A shared prefix leaves room for a token of the prompt's own and an output token.
         w.shared_prefix_tokens = shared_prefix.min(max_seq_len - 2);

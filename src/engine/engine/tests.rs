@@ -47,6 +47,7 @@ mod priority_preemption {
             priority,
             dataset_index: None,
             class: 0,
+            session: None,
         }
     }
 

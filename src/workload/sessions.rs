@@ -1,0 +1,165 @@
+//! Multi-turn sessions (`[workload.sessions]`): the arrival process starts sessions; when a
+//! turn completes, the session's next turn arrives a think time later with the whole history
+//! (every earlier prompt and reply) plus new tokens as its prompt. The engine gives a session's
+//! blocks hashes of the session's token stream, so the next turn finds its history in the
+//! prefix cache unless it was evicted meanwhile.
+//!
+//! Only live sessions are remembered (id -> turns left, start): memory grows with the sessions
+//! in flight, not with those seen.
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use rand_distr::{Distribution, Exp};
+use rustc_hash::FxHashMap;
+use serde::Serialize;
+
+use super::{stream_seed, LengthSampler, RequestSpec, Workload};
+use crate::config::{SessionsConfig, ThinkTime};
+use crate::metrics::{DistStats, Samples};
+
+/// Turn counts, think times and follow-up lengths come from their own stream.
+const SESSION_STREAM: u64 = 6;
+
+#[derive(Debug)]
+pub(super) struct Sessions {
+    turns: LengthSampler,
+    think: ThinkTime,
+    new_input: LengthSampler,
+    rng: StdRng,
+    /// Live sessions: id -> (turns still to send after the current one, first arrival).
+    live: FxHashMap<u64, (u32, f64)>,
+    /// session_affinity: the replica each live session's turns go to.
+    replicas: FxHashMap<u64, usize>,
+    pub(super) started: u64,
+    completed: u64,
+    truncated: u64,
+    turns_done: u64,
+    durations: Samples,
+}
+
+/// What the run's sessions did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SessionSummary {
+    pub started: u64,
+    /// Sessions whose every turn completed (or that outgrew the context).
+    pub completed: u64,
+    /// Sessions ended early because the next turn's history would not fit max_seq_len.
+    pub truncated: u64,
+    /// Turns per completed session.
+    pub turns_mean: Option<f64>,
+    /// First arrival to last completion, seconds.
+    pub duration_s: DistStats,
+}
+
+impl Sessions {
+    pub fn new(config: &SessionsConfig, seed: u64) -> Sessions {
+        Sessions {
+            turns: LengthSampler::new(&config.turns),
+            think: config.think_time_secs,
+            new_input: LengthSampler::new(&config.new_input_len_dist),
+            rng: StdRng::seed_from_u64(stream_seed(seed, SESSION_STREAM)),
+            live: FxHashMap::default(),
+            replicas: FxHashMap::default(),
+            started: 0,
+            completed: 0,
+            truncated: 0,
+            turns_done: 0,
+            durations: Samples::default(),
+        }
+    }
+
+    /// A new session starts at `arrival`: its id.
+    pub fn start(&mut self, arrival: f64) -> u64 {
+        let id = self.started;
+        self.started += 1;
+        let turns = self.turns.sample(&mut self.rng);
+        self.live.insert(id, (turns - 1, arrival));
+        id
+    }
+
+    fn think_time(&mut self) -> f64 {
+        match self.think {
+            ThinkTime::Fixed { value } => value,
+            ThinkTime::Exponential { mean } if mean > 0.0 => Exp::new(1.0 / mean)
+                .expect("mean > 0")
+                .sample(&mut self.rng),
+            ThinkTime::Exponential { .. } => 0.0,
+            ThinkTime::Uniform { min, max } => self.rng.random_range(min..=max),
+        }
+    }
+
+    fn end(&mut self, session: u64, now: f64, truncated: bool) {
+        self.replicas.remove(&session);
+        if let Some((_, start)) = self.live.remove(&session) {
+            self.completed += 1;
+            self.truncated += u64::from(truncated);
+            self.durations.push(now - start);
+        }
+    }
+
+    pub fn summary(&mut self) -> SessionSummary {
+        SessionSummary {
+            started: self.started,
+            completed: self.completed,
+            truncated: self.truncated,
+            turns_mean: (self.completed > 0)
+                .then(|| self.turns_done as f64 / self.completed as f64),
+            duration_s: self.durations.stats(),
+        }
+    }
+}
+
+impl Workload {
+    /// A session's turn completed at `now`: its next turn is queued a think time later,
+    /// with the history plus new tokens as its prompt, or the session ends.
+    pub fn on_turn_done(&mut self, spec: &RequestSpec, now: f64) {
+        let (Some(sessions), Some(session)) = (self.sessions.as_mut(), spec.session) else {
+            return;
+        };
+        sessions.turns_done += 1;
+        let Some(&(left, start)) = sessions.live.get(&session) else {
+            return;
+        };
+        if left == 0 {
+            return sessions.end(session, now, false);
+        }
+        let new_tokens = sessions.new_input.sample(&mut sessions.rng);
+        let history = spec.prompt_len.saturating_add(spec.output_len);
+        let prompt = history.saturating_add(new_tokens);
+        // The history and one output token must fit the context, or the session is over.
+        if prompt >= self.max_seq_len {
+            return sessions.end(session, now, true);
+        }
+        let output = self.output.sample(&mut sessions.rng);
+        let arrival = now + sessions.think_time();
+        sessions.live.insert(session, (left - 1, start));
+        if self.generated >= self.max_requests {
+            self.over_limit = true;
+            return;
+        }
+        let tags = super::Tags {
+            session: Some(session),
+            ..super::Tags::default()
+        };
+        self.push_spec(arrival, prompt, output, tags);
+    }
+
+    /// session_affinity: the replica a live session's turns go to, once its first is routed.
+    pub fn session_replica(&self, session: u64) -> Option<usize> {
+        self.sessions.as_ref()?.replicas.get(&session).copied()
+    }
+
+    /// session_affinity: a session's turns go to `replica` from now on (while it lives).
+    pub fn bind_session(&mut self, session: u64, replica: usize) {
+        if let Some(s) = self.sessions.as_mut() {
+            if s.live.contains_key(&session) {
+                s.replicas.insert(session, replica);
+            }
+        }
+    }
+
+    /// What the sessions did, if the workload has them.
+    pub fn session_summary(&mut self) -> Option<SessionSummary> {
+        self.sessions.as_mut().map(Sessions::summary)
+    }
+}
