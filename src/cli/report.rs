@@ -22,6 +22,7 @@ pub fn json_document(config: &Config, summary: &RunSummary) -> Result<Value> {
 }
 
 pub(super) mod table;
+mod traffic;
 
 use std::io::{self, Write};
 
@@ -149,6 +150,9 @@ pub fn print_summary(out: &mut impl Write, config: &Config, s: &RunSummary) -> i
         for table in &others {
             write_table(out, table, &Layout::of(&refs, 22, 16))?;
         }
+    }
+    for table in traffic::traffic_tables(s) {
+        write_table(out, &table, &Layout::of(&[&table], 22, 10))?;
     }
     Ok(())
 }
