@@ -8,6 +8,7 @@ mod decode_span;
 #[allow(clippy::module_inception)]
 mod engine;
 mod handoff;
+mod invariants;
 mod kv_cache;
 mod observe;
 mod queue;

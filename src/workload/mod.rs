@@ -12,11 +12,13 @@
 
 mod arrivals;
 pub mod dataset;
+mod dataset_key;
 mod lengths;
 pub mod prefix;
 pub mod replay;
 pub mod schedule;
 mod sessions;
+mod tags;
 pub mod trace;
 
 use std::collections::VecDeque;
@@ -26,8 +28,10 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, Exp};
 
+pub use dataset_key::DatasetKey;
 pub use lengths::{clip_to_model, LengthSampler};
 pub use sessions::SessionSummary;
+use tags::{ClassGen, Tags};
 
 use crate::config::{ArrivalPattern, Config, LengthDist, MAX_REQUESTS};
 use crate::{bail, Result};
@@ -492,118 +496,6 @@ impl Workload {
                 break;
             }
         }
-    }
-}
-
-/// What identifies a loaded dataset: runs whose configs give the same key can share one.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct DatasetKey {
-    pub path: std::path::PathBuf,
-    pub tokenizer: std::path::PathBuf,
-    pub chat_template: String,
-    pub base_dir: std::path::PathBuf,
-    pub max_seq_len: u32,
-    pub block_size: u32,
-}
-
-impl DatasetKey {
-    /// The dataset a config replays, if it is in dataset mode. Errors if the tokenizer or the
-    /// chat template is missing.
-    pub fn of(config: &Config) -> Result<Option<DatasetKey>> {
-        let Some(path) = config.dataset_path() else {
-            return Ok(None);
-        };
-        let w = &config.workload;
-        let Some(tokenizer) = &w.tokenizer else {
-            bail!(
-                "workload.dataset_path = {:?} selects dataset mode, which needs a tokenizer: \
-                 --tokenizer FILE (a HuggingFace tokenizer.json) or workload.tokenizer",
-                path.display().to_string()
-            );
-        };
-        let Some(chat_template) = &w.chat_template else {
-            bail!(
-                "workload.dataset_path = {:?} selects dataset mode, which needs a chat template: \
-                 --chat-template None|TEMPLATE|FILE or workload.chat_template",
-                path.display().to_string()
-            );
-        };
-        Ok(Some(DatasetKey {
-            path,
-            tokenizer: config.base_dir.join(tokenizer),
-            chat_template: chat_template.clone(),
-            base_dir: config.base_dir.clone(),
-            max_seq_len: config.model.max_seq_len,
-            block_size: config.scheduler.block_size,
-        }))
-    }
-
-    /// Reads and tokenises the dataset (at most `limit` requests).
-    pub fn load(&self, limit: Option<u64>) -> Result<Dataset> {
-        let template = dataset::ChatTemplate::from_arg(&self.chat_template, &self.base_dir)?;
-        dataset::load(&dataset::DatasetOptions {
-            path: &self.path,
-            tokenizer: &self.tokenizer,
-            template: &template,
-            max_seq_len: self.max_seq_len,
-            block_size: self.block_size,
-            limit,
-        })
-    }
-}
-
-/// What a request carries besides its times and lengths.
-#[derive(Debug, Clone, Copy, Default)]
-struct Tags {
-    priority: i64,
-    dataset_index: Option<u32>,
-    class: u16,
-    session: Option<u64>,
-}
-
-impl Tags {
-    fn prompt(dataset_index: Option<u32>) -> Tags {
-        Tags {
-            dataset_index,
-            ..Tags::default()
-        }
-    }
-}
-
-/// One of workload.classes as the generator draws it.
-#[derive(Debug)]
-struct ClassGen {
-    /// The fractions of this class and those before it (the last is 1).
-    cumulative: f64,
-    input: Option<LengthSampler>,
-    output: Option<LengthSampler>,
-    priority: i64,
-    /// Its own shared prefix: (tokens, entry in the prefix table).
-    prefix: Option<(u32, u32)>,
-}
-
-impl ClassGen {
-    fn of(config: &Config) -> Vec<ClassGen> {
-        let mut cumulative = 0.0;
-        let mut entries = prefix::class_entries(config).into_iter();
-        config
-            .workload
-            .classes
-            .iter()
-            .map(|c| {
-                cumulative += c.fraction;
-                ClassGen {
-                    cumulative,
-                    input: c.input_len_dist.as_ref().map(LengthSampler::new),
-                    output: c.output_len_dist.as_ref().map(LengthSampler::new),
-                    priority: c.priority,
-                    prefix: entries
-                        .next()
-                        .flatten()
-                        .map(|entry| (c.shared_prefix_tokens, entry)),
-                }
-            })
-            .collect()
     }
 }
 
