@@ -118,6 +118,7 @@ impl Simulator {
         // What engines look prompts' shared blocks up in: the dataset, or the synthetic
         // shared prefixes.
         let workload = Workload::new(config, dataset.clone())?;
+        let classes = workload.class_names(config);
         let prompts = dataset
             .clone()
             .or_else(|| crate::workload::prefix::shared_prefixes(config))
@@ -191,9 +192,7 @@ impl Simulator {
             gpus_per_engine: u64::from(config.tensor_parallel_size()),
             disagg,
             metrics: {
-                let classes = config.workload.classes.iter().map(|c| c.name.clone());
-                let metrics =
-                    Collector::with_slo(SloTally::new(config.slo)).with_classes(classes.collect());
+                let metrics = Collector::with_slo(SloTally::new(config.slo)).with_classes(classes);
                 // Only open-loop arrivals have an offered rate to check the served rate against.
                 if config.workload.arrival_pattern.uses_rate() {
                     metrics.with_load_check()

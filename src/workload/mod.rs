@@ -395,7 +395,8 @@ impl Workload {
             return;
         };
         let index = replay.prompts.as_ref().map(|_| self.replayed as u32);
-        let (arrival, input, output, priority) = (r.arrival, r.input_len, r.output_len, r.priority);
+        let (arrival, input, output, priority, class) =
+            (r.arrival, r.input_len, r.output_len, r.priority, r.class);
         if !self.may_generate(arrival) {
             return;
         }
@@ -406,6 +407,7 @@ impl Workload {
         self.replayed += 1;
         let tags = Tags {
             priority,
+            class,
             ..Tags::prompt(index)
         };
         self.push_spec(arrival, input, output, tags);
@@ -414,6 +416,19 @@ impl Workload {
     /// Requests so far whose lengths were cut to fit model.max_seq_len.
     pub fn clipped(&self) -> u64 {
         self.clipped
+    }
+
+    /// The request classes metrics are kept for: workload.classes, or a trace's class column.
+    pub fn class_names(&self, config: &Config) -> Vec<String> {
+        match &self.replay {
+            Some(r) => r.class_names.clone(),
+            None => config
+                .workload
+                .classes
+                .iter()
+                .map(|c| c.name.clone())
+                .collect(),
+        }
     }
 
     /// Trace replay: the prompt blocks engines look shared prefixes up in (Mooncake traces).

@@ -20,6 +20,8 @@ pub struct Recorded {
     pub input_len: u32,
     pub output_len: u32,
     pub priority: i64,
+    /// Its class: an index into [`Replay::class_names`] (0 without a class column).
+    pub class: u16,
 }
 
 /// A loaded trace, ready to replay.
@@ -28,6 +30,9 @@ pub struct Replay {
     pub requests: Vec<Recorded>,
     /// Mooncake: each request's prompt blocks (by its index in `requests`).
     pub prompts: Option<Arc<Dataset>>,
+    /// A csv trace's class column: the classes in order of first appearance (per-class
+    /// metrics are reported under these names). Empty without one.
+    pub class_names: Vec<String>,
 }
 
 /// The replay a config asks for, or None when it asks for none.
@@ -65,16 +70,41 @@ pub fn load(config: &Config) -> Result<Option<Replay>> {
     let block_size = config.scheduler.block_size;
     let mut requests = Vec::new();
     let mut prompts = Vec::new();
+    let mut class_names: Vec<String> = Vec::new();
     for r in trace
         .requests
         .iter()
         .filter(|r| r.arrival >= start && r.arrival < end)
     {
+        let class = match &r.class {
+            Some(name) => match class_names.iter().position(|c| c == name) {
+                Some(k) => k,
+                None if class_names.len() < crate::config::classes::MAX_CLASSES => {
+                    class_names.push(name.clone());
+                    class_names.len() - 1
+                }
+                None => bail!(
+                    "trace {} line {}: more than {} distinct classes",
+                    path.display(),
+                    r.line,
+                    crate::config::classes::MAX_CLASSES
+                ),
+            },
+            None => 0,
+        };
+        if r.class.is_none() && !class_names.is_empty() {
+            bail!(
+                "trace {} line {}: no class, where earlier requests have one",
+                path.display(),
+                r.line
+            );
+        }
         requests.push(Recorded {
             arrival: (r.arrival - start) / scale,
             input_len: r.input_len,
             output_len: r.output_len,
             priority: r.priority,
+            class: class as u16,
         });
         if format == TraceFormat::Mooncake {
             let prompt_len =
@@ -104,5 +134,9 @@ pub fn load(config: &Config) -> Result<Option<Replay>> {
             path: path.clone(),
         })
     });
-    Ok(Some(Replay { requests, prompts }))
+    Ok(Some(Replay {
+        requests,
+        prompts,
+        class_names,
+    }))
 }

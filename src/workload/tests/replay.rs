@@ -171,3 +171,45 @@ fn trace_keys_are_checked_together() {
         "{e}"
     );
 }
+
+#[test]
+fn a_csv_traces_class_column_gives_per_class_metrics() {
+    let dir = std::env::temp_dir().join(format!("il-class-trace-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let write = |name: &str, text: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let good = write(
+        "t.csv",
+        "arrival_secs,input_tokens,output_tokens,tier\n0,50,5,chat\n1,60,5,batch\n2,70,5,chat\n",
+    );
+    let c = replaying(&format!(
+        "trace_path = \"{}\"\ntrace_format = \"csv\"\ntrace_columns = {{ class = \"tier\" }}",
+        good.display()
+    ))
+    .unwrap();
+    let s = crate::Simulator::new(&c).unwrap().run().unwrap();
+    let got: Vec<_> = s
+        .classes
+        .iter()
+        .map(|k| (k.name.as_str(), k.requests_completed))
+        .collect();
+    assert_eq!(got, [("chat", 2), ("batch", 1)]);
+    let bad = write(
+        "bad.csv",
+        "arrival_secs,input_tokens,output_tokens,tier\n0,50,5,chat\n1,60,5,\n",
+    );
+    let c = replaying(&format!(
+        "trace_path = \"{}\"\ntrace_format = \"csv\"\ntrace_columns = {{ class = \"tier\" }}",
+        bad.display()
+    ))
+    .unwrap();
+    let e = crate::Simulator::new(&c).err().unwrap().to_string();
+    assert!(
+        e.contains("line 3: no class, where earlier requests have one"),
+        "{e}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
