@@ -2,7 +2,7 @@
 //! `[hardware]` replaced, so its comments and layout survive.
 
 use super::params::{Param, Range};
-use crate::config::Config;
+use crate::config::{Config, CALIBRATION_KEYS};
 use crate::{Error, Result};
 
 /// The first words of the comment line the writer puts above the calibration keys (and
@@ -55,12 +55,11 @@ pub fn calibration_lines(config: &Config) -> Vec<String> {
 /// back to serialising the whole config when the text has no plain `[hardware]` table. The
 /// result is checked: it must load as `fitted`'s parameters exactly.
 pub fn calibrated_config_text(original: &str, fitted: &Config, note: &str) -> Result<String> {
-    let keys: Vec<&str> = Param::ALL
-        .iter()
-        .map(|p| p.name())
+    let keys: Vec<&str> = CALIBRATION_KEYS
+        .into_iter()
         // A fitted config is priced by its fit: a roofline request or a preset's provenance
         // no longer applies.
-        .chain(["causal_attention", "step_model", "calibration_source"])
+        .chain(["step_model", "calibration_source"])
         .collect();
     let is_key_line = |line: &str| {
         let t = line.trim_start();

@@ -85,8 +85,8 @@ pub struct Simulator {
     entry: usize,
     /// session_affinity: a session's later turns go where its first went.
     sticky_sessions: bool,
-    /// GPUs each engine spans (parallel.tensor_parallel_size).
-    gpus_per_engine: u64,
+    /// GPUs in all (Config::num_gpus).
+    gpus: u64,
     disagg: Option<Disaggregation>,
     metrics: Collector,
     /// Which requests the statistics measure (`[metrics]` warm-up).
@@ -189,7 +189,7 @@ impl Simulator {
             workload,
             router,
             entry,
-            gpus_per_engine: u64::from(config.tensor_parallel_size()),
+            gpus: config.num_gpus(),
             disagg,
             metrics: {
                 let metrics = Collector::with_slo(SloTally::new(config.slo)).with_classes(classes);
@@ -519,9 +519,8 @@ impl Simulator {
         let mut summary = self.metrics.finish(makespan, total, blocks, n as u64);
         summary.requests_clipped = self.workload.clipped();
         summary.sessions = self.workload.session_summary();
-        let gpus = n as u64 * self.gpus_per_engine;
-        summary.fleet.gpus = gpus;
-        summary.fleet.output_tokens_per_s_per_gpu = summary.output_tokens_per_s / gpus as f64;
+        summary.fleet.gpus = self.gpus;
+        summary.fleet.output_tokens_per_s_per_gpu = summary.output_tokens_per_s / self.gpus as f64;
         if n > 1 {
             summary.replicas = self
                 .replicas

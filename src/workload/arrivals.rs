@@ -28,7 +28,7 @@ impl Gaps {
         Some(match pattern {
             ArrivalPattern::Poisson => Gaps::Exp(Exp::new(rate).ok()?),
             ArrivalPattern::Uniform => Gaps::Even(mean),
-            ArrivalPattern::UniformRandom => Gaps::UniformRandom(2.0 * mean),
+            ArrivalPattern::UniformRandom => Gaps::UniformRandom(2.0 / rate),
             // Shape 1/cv^2 and scale mean x cv^2: mean `mean`, standard deviation cv x mean.
             ArrivalPattern::Gamma => Gaps::Gamma(Gamma::new(1.0 / (cv * cv), mean * cv * cv).ok()?),
             ArrivalPattern::Weibull => {

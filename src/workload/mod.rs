@@ -298,10 +298,6 @@ impl Workload {
         if !self.may_generate(arrival) {
             return false;
         }
-        if self.generated >= self.max_requests {
-            self.over_limit = true;
-            return false;
-        }
         let (prompt, output, mut tags) = match &self.dataset {
             Some(d) => {
                 let index = (self.generated % d.prompts.len() as u64) as usize;
@@ -357,13 +353,16 @@ impl Workload {
         if let Some(sessions) = &mut self.sessions {
             tags.session = Some(sessions.start(arrival));
         }
-        self.push_spec(arrival, prompt, output, tags);
-        true
+        self.push_spec(arrival, prompt, output, tags)
     }
 
     /// Fits a request's lengths to the model (counting it when they are cut) and queues it
-    /// in arrival order.
-    fn push_spec(&mut self, arrival: f64, prompt: u32, output: u32, tags: Tags) {
+    /// in arrival order; false (and the run over its limit) past [`MAX_REQUESTS`].
+    fn push_spec(&mut self, arrival: f64, prompt: u32, output: u32, tags: Tags) -> bool {
+        if self.generated >= self.max_requests {
+            self.over_limit = true;
+            return false;
+        }
         let (prompt_len, output_len) = clip_to_model(prompt, output, self.max_seq_len);
         if (prompt_len, output_len) != (prompt, output) {
             self.clipped += 1;
@@ -386,6 +385,7 @@ impl Workload {
             },
         );
         self.generated += 1;
+        true
     }
 
     /// Trace replay: releases the next recorded request, if the limits allow it.
@@ -398,10 +398,6 @@ impl Workload {
         let (arrival, input, output, priority, class) =
             (r.arrival, r.input_len, r.output_len, r.priority, r.class);
         if !self.may_generate(arrival) {
-            return;
-        }
-        if self.generated >= self.max_requests {
-            self.over_limit = true;
             return;
         }
         self.replayed += 1;
@@ -456,15 +452,6 @@ impl Workload {
                 let t = self.generated as f64 / self.rate;
                 self.push_at(t);
             }
-            ArrivalPattern::Poisson => {
-                let gap = Exp::new(self.rate).expect("validated rate > 0");
-                self.clock += gap.sample(&mut self.arrival_rng);
-                self.push_at(self.clock);
-            }
-            ArrivalPattern::UniformRandom => {
-                self.clock += self.arrival_rng.random_range(0.0..=2.0 / self.rate);
-                self.push_at(self.clock);
-            }
             ArrivalPattern::Burst => {
                 let gap = Exp::new(self.rate / f64::from(self.burst_size)).expect("validated");
                 self.clock += gap.sample(&mut self.arrival_rng);
@@ -474,7 +461,11 @@ impl Workload {
                     }
                 }
             }
-            ArrivalPattern::Uniform | ArrivalPattern::Gamma | ArrivalPattern::Weibull => {
+            ArrivalPattern::Poisson
+            | ArrivalPattern::UniformRandom
+            | ArrivalPattern::Uniform
+            | ArrivalPattern::Gamma
+            | ArrivalPattern::Weibull => {
                 let gaps = self.gaps.as_ref().expect("an open-loop pattern has gaps");
                 self.clock += gaps.sample(&mut self.arrival_rng);
                 self.push_at(self.clock);

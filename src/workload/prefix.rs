@@ -10,26 +10,20 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::dataset::{Dataset, DatasetPrompt};
+use super::stream_seed;
 use crate::config::Config;
 
 /// Keeps prefix hashes apart from request-unique ones (engine/request.rs mixes request ids).
 const PREFIX_TAG: u64 = 0x5348_4152_4544_5046; // "SHAREDPF"
 
-/// SplitMix64's finaliser of a combination of two words.
-fn mix(a: u64, b: u64) -> u64 {
-    let mut z = a ^ b.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
 /// The block hashes of one prefix's full blocks, chained: block j's hash identifies the
 /// whole prefix up to it. `tag` tells prefixes apart.
 fn prefix_entry(tag: u64, tokens: u32, block_size: u32) -> DatasetPrompt {
-    let mut h = mix(PREFIX_TAG, tag);
+    // stream_seed is SplitMix64's mix of two words: here a parent hash and a position.
+    let mut h = stream_seed(PREFIX_TAG, tag);
     let block_hashes = (0..tokens / block_size)
         .map(|j| {
-            h = mix(h, u64::from(j) + 1);
+            h = stream_seed(h, u64::from(j) + 1);
             h
         })
         .collect();

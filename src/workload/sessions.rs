@@ -133,10 +133,6 @@ impl Workload {
         let output = self.output.sample(&mut sessions.rng);
         let arrival = now + sessions.think_time();
         sessions.live.insert(session, (left - 1, start));
-        if self.generated >= self.max_requests {
-            self.over_limit = true;
-            return;
-        }
         let tags = super::Tags {
             session: Some(session),
             ..super::Tags::default()
