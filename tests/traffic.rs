@@ -93,3 +93,56 @@ fn classes_and_sessions_show_in_the_report_and_the_json() {
     assert_eq!(done, doc["metrics"]["requests_completed"].as_u64().unwrap());
     assert!(doc["metrics"]["prefix_cache_hit_tokens"].as_u64().unwrap() > 0);
 }
+
+#[test]
+fn each_class_is_judged_by_its_own_objectives() {
+    let dir = TempDir::new("class-slo");
+    let path = dir.join("class-slo.toml");
+    // Nothing meets a 1 µs TTFT; everything meets a day-long E2E; [slo] asks for 90%.
+    let config = SHAPED
+        .replace(
+            "priority = 0\n",
+            "priority = 0\nslo = { ttft_ms = 0.001, attainment = 0.5 }\n",
+        )
+        .replace(
+            "priority = 10\n",
+            "priority = 10\nslo = { e2e_ms = 86400000 }\n",
+        )
+        + "\n[slo]\nttft_ms = 0.001\nattainment = 0.9\n";
+    std::fs::write(&path, config).unwrap();
+    let out = run(&["-c", path.to_str().unwrap(), "-q", "-o", "-"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let classes = doc["classes"].as_array().unwrap();
+    let (chat, batch) = (&classes[0], &classes[1]);
+    assert_eq!(chat["slo_attainment"], 0.0);
+    assert_eq!(chat["slo_met"], false);
+    // The batch class sets only e2e_ms: it keeps [slo]'s TTFT, which nothing meets.
+    assert_eq!(batch["slo_attainment"], 0.0);
+    assert_eq!(batch["slo_met"], false, "[slo]'s target of 0.9");
+    // Without [slo]'s TTFT the batch class passes everything.
+    let config = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("[slo]\nttft_ms = 0.001\n", "[slo]\n");
+    std::fs::write(&path, config).unwrap();
+    let out = run(&["-c", path.to_str().unwrap(), "-q", "-o", "-"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let classes = doc["classes"].as_array().unwrap();
+    let batch_done = classes[1]["requests_completed"].as_f64().unwrap();
+    let done = doc["metrics"]["requests_completed"].as_f64().unwrap();
+    assert_eq!(classes[1]["slo_attainment"], 1.0);
+    assert_eq!(classes[1]["slo_met"], true);
+    let run_attainment = doc["metrics"]["slo_attainment"].as_f64().unwrap();
+    assert!((run_attainment - batch_done / done).abs() < 1e-12);
+    // A bad class objective names where it is.
+    let config = SHAPED.replace("priority = 10\n", "priority = 10\nslo = { ttft_ms = -1 }\n");
+    std::fs::write(&path, config).unwrap();
+    let out = run(&["-c", path.to_str().unwrap(), "-q"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("workload.classes[1].slo.ttft_ms"),
+        "{}",
+        describe(&out)
+    );
+}

@@ -24,6 +24,10 @@ pub struct RequestClass {
     /// prompt), in place of the workload's shared prefix.
     #[serde(default)]
     pub shared_prefix_tokens: u32,
+    /// This class's service-level objectives (`slo = { ttft_ms = 200 }`): each key it sets
+    /// replaces `[slo]`'s for its requests; those it leaves out are `[slo]`'s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slo: Option<super::SloConfig>,
 }
 
 /// The most classes one workload may have.
@@ -57,6 +61,9 @@ pub(super) fn validate(
             );
         }
         total += c.fraction;
+        if let Some(slo) = &c.slo {
+            slo.validate(&format!("{at}.slo"))?;
+        }
         for (key, own, fallback) in [
             ("input_len_dist", &c.input_len_dist, input),
             ("output_len_dist", &c.output_len_dist, output),

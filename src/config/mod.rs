@@ -153,7 +153,7 @@ impl Config {
         self.workload.validate()?;
         self.simulation.validate()?;
         if let Some(slo) = &self.slo {
-            slo.validate()?;
+            slo.validate("slo")?;
         }
         if let Some(metrics) = &self.metrics {
             metrics.validate()?;

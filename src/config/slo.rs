@@ -26,19 +26,43 @@ pub struct SloConfig {
 }
 
 impl SloConfig {
-    pub(super) fn validate(&self) -> Result<()> {
+    /// Checks the thresholds; `at` is where the section is ("slo", "workload.classes[0].slo").
+    pub(super) fn validate(&self, at: &str) -> Result<()> {
         for (key, value) in [
             ("ttft_ms", self.ttft_ms),
             ("tpot_ms", self.tpot_ms),
             ("e2e_ms", self.e2e_ms),
         ] {
             if let Some(v) = value {
-                positive(&format!("slo.{key}"), v)?;
+                positive(&format!("{at}.{key}"), v)?;
             }
         }
         if let Some(a) = self.attainment {
-            fraction("slo.attainment", a)?;
+            fraction(&format!("{at}.attainment"), a)?;
         }
         Ok(())
+    }
+
+    /// A class's objectives: its own thresholds, and `[slo]`'s where it sets none.
+    pub fn over(&self, base: Option<&SloConfig>) -> SloConfig {
+        let base = base.copied().unwrap_or_default();
+        SloConfig {
+            ttft_ms: self.ttft_ms.or(base.ttft_ms),
+            tpot_ms: self.tpot_ms.or(base.tpot_ms),
+            e2e_ms: self.e2e_ms.or(base.e2e_ms),
+            attainment: self.attainment.or(base.attainment),
+        }
+    }
+
+    /// Whether a request with these latencies (seconds) meets every threshold that is set; a
+    /// request with one output token has no TPOT (`None`) and passes that one.
+    pub fn meets(&self, ttft: f64, tpot: Option<f64>, e2e: f64) -> bool {
+        let within = |limit_ms: Option<f64>, secs: Option<f64>| match (limit_ms, secs) {
+            (Some(limit), Some(s)) => s * 1e3 <= limit,
+            _ => true,
+        };
+        within(self.ttft_ms, Some(ttft))
+            && within(self.tpot_ms, tpot)
+            && within(self.e2e_ms, Some(e2e))
     }
 }

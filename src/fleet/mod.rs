@@ -192,7 +192,12 @@ impl Simulator {
             gpus: config.num_gpus(),
             disagg,
             metrics: {
-                let metrics = Collector::with_slo(SloTally::new(config.slo)).with_classes(classes);
+                let metrics = {
+                    let class_slos: Vec<_> =
+                        config.workload.classes.iter().map(|c| c.slo).collect();
+                    Collector::with_slo(SloTally::new(config.slo).with_classes(&class_slos))
+                        .with_classes(classes)
+                };
                 // Only open-loop arrivals have an offered rate to check the served rate against.
                 if config.workload.arrival_pattern.uses_rate() {
                     metrics.with_load_check()

@@ -10,6 +10,8 @@ use super::quantiles::{DistStats, Samples};
 struct Tally {
     completed: u64,
     output_tokens: u64,
+    /// Completed requests that met their objectives.
+    good: u64,
     ttft: Samples,
     e2e: Samples,
     tpot: Samples,
@@ -20,6 +22,10 @@ struct Tally {
 pub struct ClassTally {
     names: Vec<String>,
     tallies: Vec<Tally>,
+    /// Whether requests are judged against objectives (`[slo]` or a class's `slo`), and each
+    /// class's target share.
+    judged: bool,
+    targets: Vec<Option<f64>>,
 }
 
 /// One class's numbers over the run.
@@ -32,20 +38,48 @@ pub struct ClassSummary {
     pub ttft_ms: DistStats,
     pub e2e_ms: DistStats,
     pub tpot_ms: DistStats,
+    /// The share of its completed requests that met its objectives (null without SLOs).
+    pub slo_attainment: Option<f64>,
+    /// Its good requests per second (null without SLOs).
+    pub goodput_requests_per_s: Option<f64>,
+    /// Whether it reached its target share (null without one).
+    pub slo_met: Option<bool>,
 }
 
 impl ClassTally {
     pub fn new(names: Vec<String>) -> ClassTally {
         let tallies = vec![Tally::default(); names.len()];
-        ClassTally { names, tallies }
+        ClassTally {
+            targets: vec![None; names.len()],
+            names,
+            tallies,
+            judged: false,
+        }
     }
 
-    /// A request of class `class` completed (times in seconds).
-    pub fn record(&mut self, class: u16, ttft: f64, e2e: f64, tpot: Option<f64>, output: u32) {
+    /// Judges each class against objectives, with these target shares (by class index).
+    pub fn with_targets(mut self, targets: Vec<Option<f64>>) -> ClassTally {
+        self.judged = true;
+        self.targets = targets;
+        self
+    }
+
+    /// A request of class `class` completed (times in seconds); `good` says whether it met
+    /// its objectives.
+    pub fn record(
+        &mut self,
+        class: u16,
+        ttft: f64,
+        e2e: f64,
+        tpot: Option<f64>,
+        output: u32,
+        good: Option<bool>,
+    ) {
         let Some(t) = self.tallies.get_mut(usize::from(class)) else {
             return; // no classes
         };
         t.completed += 1;
+        t.good += u64::from(good == Some(true));
         t.output_tokens += u64::from(output);
         t.ttft.push(ttft);
         t.e2e.push(e2e);
@@ -56,20 +90,26 @@ impl ClassTally {
 
     /// The classes' summaries, throughput over `window` seconds.
     pub fn finish(self, window: f64) -> Vec<ClassSummary> {
+        let per_s = |x: u64| if window > 0.0 { x as f64 / window } else { 0.0 };
+        let judged = self.judged;
         self.names
             .into_iter()
             .zip(self.tallies)
-            .map(|(name, mut t)| ClassSummary {
-                name,
-                requests_completed: t.completed,
-                output_tokens_per_s: if window > 0.0 {
-                    t.output_tokens as f64 / window
-                } else {
-                    0.0
-                },
-                ttft_ms: t.ttft.stats().scaled(1e3),
-                e2e_ms: t.e2e.stats().scaled(1e3),
-                tpot_ms: t.tpot.stats().scaled(1e3),
+            .zip(self.targets)
+            .map(|((name, mut t), target)| {
+                let attainment =
+                    (judged && t.completed > 0).then(|| t.good as f64 / t.completed as f64);
+                ClassSummary {
+                    name,
+                    requests_completed: t.completed,
+                    output_tokens_per_s: per_s(t.output_tokens),
+                    ttft_ms: t.ttft.stats().scaled(1e3),
+                    e2e_ms: t.e2e.stats().scaled(1e3),
+                    tpot_ms: t.tpot.stats().scaled(1e3),
+                    slo_attainment: attainment,
+                    goodput_requests_per_s: judged.then(|| per_s(t.good)),
+                    slo_met: target.zip(attainment).map(|(target, got)| got >= target),
+                }
             })
             .collect()
     }

@@ -73,9 +73,15 @@ impl Collector {
         }
     }
 
-    /// Also tallies each of these request classes (workload.classes, in order).
+    /// Also tallies each of these request classes (workload.classes, in order), judging them
+    /// by the SLO tally's objectives when it has any.
     pub fn with_classes(mut self, names: Vec<String>) -> Collector {
-        self.classes = ClassTally::new(names);
+        let n = names.len() as u16;
+        let mut classes = ClassTally::new(names);
+        if self.slo.judges() {
+            classes = classes.with_targets((0..n).map(|k| self.slo.class_target(k)).collect());
+        }
+        self.classes = classes;
         self
     }
 
@@ -138,7 +144,8 @@ impl Collector {
         if let Some(tpot) = tpot {
             self.tpot.push(tpot);
         }
-        self.slo.record(
+        let good = self.slo.record(
+            class,
             first_token - arrival,
             tpot,
             completion - arrival,
@@ -150,6 +157,7 @@ impl Collector {
             completion - arrival,
             tpot,
             output_len,
+            good,
         );
     }
 

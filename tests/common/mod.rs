@@ -242,6 +242,7 @@ prop_compose! {
                 input_len_dist: None,
                 output_len_dist: None,
                 shared_prefix_tokens: 0,
+                slo: None,
             })
             .collect();
         c

@@ -18,20 +18,23 @@ pub fn traffic_tables(s: &RunSummary) -> Vec<Table> {
     let mut tables = Vec::new();
     if !s.classes.is_empty() {
         let mut classes = Table::new("Classes");
-        classes.header = Some(
-            [
-                "done",
-                "out tok/s",
-                "TTFT p50",
-                "TTFT p99",
-                "E2E p50",
-                "E2E p99",
-                "TPOT p50",
-                "TPOT p99",
-            ]
-            .map(String::from)
-            .to_vec(),
-        );
+        let judged = s.classes.iter().any(|c| c.goodput_requests_per_s.is_some());
+        let mut header = [
+            "done",
+            "out tok/s",
+            "TTFT p50",
+            "TTFT p99",
+            "E2E p50",
+            "E2E p99",
+            "TPOT p50",
+            "TPOT p99",
+        ]
+        .map(String::from)
+        .to_vec();
+        if judged {
+            header.extend(["SLO met %", "goodput/s"].map(String::from));
+        }
+        classes.header = Some(header);
         for c in &s.classes {
             let mut cells = vec![
                 count(c.requests_completed),
@@ -39,6 +42,21 @@ pub fn traffic_tables(s: &RunSummary) -> Vec<Table> {
             ];
             for d in [&c.ttft_ms, &c.e2e_ms, &c.tpot_ms] {
                 cells.extend(p50_p99(d));
+            }
+            if judged {
+                let verdict = match c.slo_met {
+                    Some(true) => " ok",
+                    Some(false) => " MISSED",
+                    None => "",
+                };
+                cells.push(match c.slo_attainment {
+                    Some(a) => format!("{}{verdict}", number(100.0 * a, 1)),
+                    None => "-".into(),
+                });
+                cells.push(
+                    c.goodput_requests_per_s
+                        .map_or("-".into(), |g| number(g, 2)),
+                );
             }
             classes.row(&c.name, cells);
         }
