@@ -407,7 +407,6 @@ impl WorkloadConfig {
                     Some("closed_loop (its users already wait for replies)")
                 }
                 ArrivalPattern::Trace => Some("a trace"),
-                _ if self.dataset_path.is_some() => Some("a dataset"),
                 _ => None,
             };
             if let Some(what) = refused {
@@ -416,7 +415,7 @@ impl WorkloadConfig {
                      arrival process or batched"
                 );
             }
-            sessions.validate()?;
+            sessions.validate(self.dataset_path.is_some())?;
         }
         if !self.classes.is_empty() {
             if self.arrival_pattern == ArrivalPattern::Trace || self.dataset_path.is_some() {
@@ -444,13 +443,18 @@ impl WorkloadConfig {
                     _ => c.output_len_dist.is_some(),
                 })
         };
+        // A trace records both lengths; a dataset's prompts are its own.
+        let recorded = |key: &str| {
+            self.arrival_pattern == ArrivalPattern::Trace
+                || (self.dataset_path.is_some() && key == "input_len_dist")
+        };
         for (key, dist) in [
             ("input_len_dist", &self.input_len_dist),
             ("output_len_dist", &self.output_len_dist),
         ] {
             match dist {
                 Some(d) => d.validate(&format!("workload.{key}"))?,
-                None if self.arrival_pattern != ArrivalPattern::Trace && !classes_give(key) => {
+                None if !recorded(key) && !classes_give(key) => {
                     bail!("missing required key `{key}` in [workload]")
                 }
                 None => {}

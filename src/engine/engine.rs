@@ -295,10 +295,12 @@ impl Engine {
         let full = match (r.spec.session, r.spec.dataset_index) {
             // A session's every block is history its next turn sends again.
             (Some(_), _) => computed_blocks,
-            (None, Some(_)) => computed_blocks.min(prompt_hashes(&self.dataset, r).len() as u32),
+            (None, Some(_)) => {
+                computed_blocks.min(prompt_hashes(&self.dataset, &r.spec).len() as u32)
+            }
             (None, None) => return,
         };
-        let prompt_hashes = prompt_hashes(&self.dataset, r);
+        let prompt_hashes = prompt_hashes(&self.dataset, &r.spec);
         while r.num_registered < full {
             let index = r.num_registered;
             self.kv
@@ -314,7 +316,7 @@ impl Engine {
             return;
         }
         let r = &self.requests[slot];
-        let prompt_hashes = prompt_hashes(&self.dataset, r);
+        let prompt_hashes = prompt_hashes(&self.dataset, &r.spec);
         for index in 0..r.num_computed / self.knobs.block_size {
             self.kv
                 .register(r.blocks[index as usize], r.block_hash(index, prompt_hashes));
@@ -460,8 +462,11 @@ fn check_step(cost: &StepCost, clock_after: f64) -> Result<()> {
 }
 
 /// The dataset block hashes of a request's prompt (empty for synthetic requests).
-pub(super) fn prompt_hashes<'a>(dataset: &'a Option<Arc<Dataset>>, r: &Request) -> &'a [u64] {
-    match (dataset, r.spec.dataset_index) {
+pub(super) fn prompt_hashes<'a>(
+    dataset: &'a Option<Arc<Dataset>>,
+    spec: &RequestSpec,
+) -> &'a [u64] {
+    match (dataset, spec.dataset_index) {
         (Some(d), Some(i)) => &d.prompts[i as usize].block_hashes,
         _ => &[],
     }

@@ -60,32 +60,19 @@ impl Engine {
         self.running.push(slot);
     }
 
-    /// How many leading blocks of a dataset prompt this replica holds in its prefix cache
-    /// (what prefix_affinity routes by); 0 for synthetic requests.
+    /// How many leading blocks of a request's prompt this replica holds in its prefix cache
+    /// (what prefix_affinity routes by); 0 for synthetic requests, whose blocks nobody holds.
     pub fn cached_prefix_blocks(&self, spec: &RequestSpec) -> u32 {
-        if let Some(session) = spec.session {
-            if !self.kv.prefix_caching() {
-                return 0;
-            }
-            let max_blocks = (spec.prompt_len - 1) / self.knobs.block_size;
-            return (0..max_blocks)
-                .take_while(|&j| {
-                    let hash = super::request::session_block_hash(session, j);
-                    self.kv.lookup(hash).is_some()
-                })
-                .count() as u32;
-        }
-        let (Some(dataset), Some(index)) = (&self.dataset, spec.dataset_index) else {
-            return 0;
-        };
-        if !self.kv.prefix_caching() {
+        if !self.kv.prefix_caching() || (spec.session.is_none() && spec.dataset_index.is_none()) {
             return 0;
         }
-        let hashes = &dataset.prompts[index as usize].block_hashes;
-        let max_blocks = ((spec.prompt_len - 1) / self.knobs.block_size) as usize;
-        hashes[..hashes.len().min(max_blocks)]
-            .iter()
-            .take_while(|&&h| self.kv.lookup(h).is_some())
+        let hashes = super::engine::prompt_hashes(&self.dataset, spec);
+        let max_blocks = (spec.prompt_len - 1) / self.knobs.block_size;
+        (0..max_blocks)
+            .take_while(|&j| {
+                let hash = super::request::block_hash(spec, j, hashes);
+                self.kv.lookup(hash).is_some()
+            })
             .count() as u32
     }
 }

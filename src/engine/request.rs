@@ -57,19 +57,24 @@ impl Request {
         self.num_output == 0 || self.remaining() > 1
     }
 
-    /// The content hash of block `index`. `prompt_hashes` are the hashes of the prompt's full
-    /// blocks computed from real token ids (dataset mode; empty otherwise): requests sharing a
-    /// token prefix share those. Every other block (synthetic prompts, and blocks holding
-    /// output tokens) is unique to its request: shared with nobody, but a preempted request
-    /// finds its own blocks again if they have not been evicted.
+    /// The content hash of block `index` (see [`block_hash`]).
     pub fn block_hash(&self, index: u32, prompt_hashes: &[u64]) -> u64 {
-        if let Some(session) = self.spec.session {
-            return session_block_hash(session, index);
-        }
-        match prompt_hashes.get(index as usize) {
-            Some(&h) => h,
-            None => mix(self.spec.id.wrapping_add(1), u64::from(index)),
-        }
+        block_hash(&self.spec, index, prompt_hashes)
+    }
+}
+
+/// The content hash of block `index` of a request. `prompt_hashes` are hashes computed from
+/// real token ids (a dataset prompt, a recorded conversation's turn and reply, a shared
+/// prefix, a Mooncake trace's blocks; empty otherwise): requests sharing a token prefix share
+/// those. Past them a session's blocks are its token stream's, shared with its other turns
+/// only. Every other block (synthetic prompts, output tokens) is unique to its request:
+/// shared with nobody, but a preempted request finds its own blocks again if they have not
+/// been evicted.
+pub fn block_hash(spec: &RequestSpec, index: u32, prompt_hashes: &[u64]) -> u64 {
+    match (prompt_hashes.get(index as usize), spec.session) {
+        (Some(&h), _) => h,
+        (None, Some(session)) => session_block_hash(session, index),
+        (None, None) => mix(spec.id.wrapping_add(1), u64::from(index)),
     }
 }
 

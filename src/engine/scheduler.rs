@@ -197,7 +197,7 @@ impl Engine {
         if !self.kv.prefix_caching() || (r.preemptions == 0 && !shareable) {
             return 0;
         }
-        let prompt_hashes = super::engine::prompt_hashes(&self.dataset, r);
+        let prompt_hashes = super::engine::prompt_hashes(&self.dataset, &r.spec);
         let max_blocks = (r.total_tokens() - 1) / self.knobs.block_size;
         for index in 0..max_blocks {
             match self.kv.lookup(r.block_hash(index, prompt_hashes)) {

@@ -42,6 +42,7 @@ mod hash;
 mod lines;
 mod request;
 mod template;
+mod turns;
 
 use std::fs::File;
 use std::io::BufReader;
@@ -52,6 +53,7 @@ use tokenizers::Tokenizer;
 
 pub use hash::block_hashes;
 pub use template::{ChatTemplate, SpecialTokens, TEMPLATE_FUEL};
+pub use turns::Turn;
 
 use lines::{read_line_bounded, LineError};
 use request::ChatRequest;
@@ -83,12 +85,18 @@ pub struct DatasetPrompt {
     pub block_hashes: Vec<u64>,
     /// The line of the file it came from (1-based).
     pub line: u64,
+    /// Read as turns of a conversation: where this one stands in it. Its `block_hashes` then
+    /// cover the recorded reply too (see `turns.rs`).
+    pub turn: Option<Turn>,
 }
 
 /// A loaded dataset: its requests in file order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Dataset {
     pub prompts: Vec<DatasetPrompt>,
+    /// Read as conversations: the index of each one's first turn in `prompts` (its turns
+    /// follow it); empty otherwise.
+    pub conversations: Vec<u32>,
     /// How many prompts were longer than max_seq_len - 1 tokens and were clipped.
     pub clipped: u64,
     pub path: PathBuf,
@@ -108,6 +116,8 @@ pub struct DatasetOptions<'a> {
     /// Read at most this many requests (the first N non-blank lines); the rest of the file is
     /// not read.
     pub limit: Option<u64>,
+    /// Read each line as a conversation, turn by turn (`[workload.sessions]`).
+    pub turns: bool,
 }
 
 /// Reads, renders and tokenises the dataset. Every error names the file, and for a request its
@@ -153,6 +163,7 @@ fn load_at_most(options: &DatasetOptions, max_requests: u64) -> Result<Dataset> 
     let limit = options.limit.unwrap_or(max_requests + 1);
     let mut dataset = Dataset {
         prompts: Vec::new(),
+        conversations: Vec::new(),
         clipped: 0,
         path: options.path.to_path_buf(),
     };
@@ -203,14 +214,20 @@ fn load_at_most(options: &DatasetOptions, max_requests: u64) -> Result<Dataset> 
             batch.push((line_no, text.to_string()));
             taken += 1;
         }
-        let results: Vec<Result<(DatasetPrompt, bool)>> = batch
+        let results: Vec<Result<(Vec<DatasetPrompt>, bool)>> = batch
             .par_iter()
-            .map(|(line, text)| loader.prompt(*line, text))
+            .map(|(line, text)| match options.turns {
+                true => loader.conversation(*line, text),
+                false => loader.prompt(*line, text).map(|(p, c)| (vec![p], c)),
+            })
             .collect();
         for result in results {
-            let (prompt, clipped) = result?;
+            let (prompts, clipped) = result?;
             dataset.clipped += u64::from(clipped);
-            dataset.prompts.push(prompt);
+            if options.turns {
+                dataset.conversations.push(dataset.prompts.len() as u32);
+            }
+            dataset.prompts.extend(prompts);
         }
         if dataset.prompts.len() as u64 > max_requests {
             bail!(
@@ -294,6 +311,7 @@ impl Loader<'_> {
                 max_tokens: request.max_tokens,
                 block_hashes: block_hashes(ids, self.block_size),
                 line,
+                turn: None,
             },
             clipped,
         ))
@@ -323,6 +341,7 @@ mod limit_tests {
             max_seq_len: 100,
             block_size: 16,
             limit: None,
+            turns: false,
         };
         let err = load_at_most(&options, 4).unwrap_err().to_string();
         assert!(

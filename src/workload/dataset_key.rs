@@ -13,6 +13,8 @@ pub struct DatasetKey {
     pub base_dir: std::path::PathBuf,
     pub max_seq_len: u32,
     pub block_size: u32,
+    /// Read as conversations, turn by turn (`[workload.sessions]`).
+    pub turns: bool,
 }
 
 impl DatasetKey {
@@ -44,6 +46,7 @@ impl DatasetKey {
             base_dir: config.base_dir.clone(),
             max_seq_len: config.model.max_seq_len,
             block_size: config.scheduler.block_size,
+            turns: w.sessions.is_some(),
         }))
     }
 
@@ -57,6 +60,7 @@ impl DatasetKey {
             max_seq_len: self.max_seq_len,
             block_size: self.block_size,
             limit,
+            turns: self.turns,
         })
     }
 }

@@ -15,6 +15,7 @@ pub mod dataset;
 mod dataset_key;
 mod lengths;
 pub mod prefix;
+mod release;
 pub mod replay;
 pub mod schedule;
 mod sessions;
@@ -58,6 +59,20 @@ pub struct RequestSpec {
     pub session: Option<u64>,
 }
 
+/// A dataset prompt's output length: its recorded reply's, or (with none recorded) a sampled
+/// length, which plays the model's EOS, capped by the request's max_tokens.
+fn recorded_or_sampled(
+    p: &dataset::DatasetPrompt,
+    output: &LengthSampler,
+    rng: &mut StdRng,
+) -> u32 {
+    if let Some(reply) = p.turn.and_then(|t| t.reply_len) {
+        return reply;
+    }
+    let sampled = output.sample(rng);
+    p.max_tokens.map_or(sampled, |m| sampled.min(m))
+}
+
 /// Derives independent stream seeds from one user seed (SplitMix64 finaliser).
 pub(crate) fn stream_seed(seed: u64, stream: u64) -> u64 {
     let mut z = seed ^ stream.wrapping_mul(0x9E37_79B9_7F4A_7C15);
@@ -98,8 +113,13 @@ pub struct Workload {
     generated: u64,
     /// Open loop: the arrival clock (the last arrival or burst start).
     clock: f64,
-    /// Requests already generated whose arrival time has not been reached, in arrival order.
+    /// Requests of the arrival process already generated whose arrival time has not been
+    /// reached, in arrival order. In open loop it holds the process's next arrival whenever
+    /// there is one, so that the earliest unreleased request is always known.
     pending: VecDeque<RequestSpec>,
+    /// Session turns sent after a completion, in arrival order: apart from `pending`, whose
+    /// refilling they must not hold back.
+    followups: VecDeque<RequestSpec>,
     /// Seconds from a request's arrival to its reaching an engine (scheduler.request_overhead):
     /// the times below are when requests reach the engines; `RequestSpec::arrival` stays when
     /// the client sent them, what latencies count from.
@@ -147,6 +167,10 @@ impl Workload {
             ),
             (Some(_), None) => bail!("a dataset was given but workload.dataset_path is not set"),
             (Some(d), Some(_)) if d.prompts.is_empty() => bail!("the dataset has no requests"),
+            // Recorded conversations: one session each.
+            (Some(d), Some(_)) if !d.conversations.is_empty() => {
+                Some(w.num_requests.unwrap_or(d.conversations.len() as u64))
+            }
             (Some(d), Some(_)) => Some(w.num_requests.unwrap_or(d.prompts.len() as u64)),
             (None, None) => w.num_requests,
         };
@@ -178,6 +202,7 @@ impl Workload {
             generated: 0,
             clock: 0.0,
             pending: VecDeque::new(),
+            followups: VecDeque::new(),
             delivery_delay: config.scheduler.request_overhead,
             gaps: arrivals::Gaps::new(w.arrival_pattern, rate, w.arrival_cv.unwrap_or(1.0)),
             schedule,
@@ -238,48 +263,6 @@ impl Workload {
         self.generated
     }
 
-    /// The arrival time of the next request not yet released, if any.
-    pub fn next_arrival(&self) -> Option<f64> {
-        self.pending.front().map(|r| self.delivered(r))
-    }
-
-    /// When a request reaches the engines: its arrival plus the API server's overhead.
-    pub fn delivered(&self, spec: &RequestSpec) -> f64 {
-        spec.arrival + self.delivery_delay
-    }
-
-    /// The arrival time of the `k`-th request not yet released (k = 1 is the next one),
-    /// generating ahead as needed. Open-loop requests do not depend on the engine, so
-    /// generating them early changes none of them; a closed loop has only what its users sent.
-    pub fn nth_arrival(&mut self, k: usize) -> Option<f64> {
-        while self.pending.len() < k && self.pattern != ArrivalPattern::ClosedLoop {
-            let before = self.generated;
-            self.refill();
-            if self.generated == before {
-                break;
-            }
-        }
-        self.pending.get(k.max(1) - 1).map(|r| self.delivered(r))
-    }
-
-    /// Releases the next request if it has arrived by `now`.
-    pub fn pop_arrived(&mut self, now: f64) -> Option<RequestSpec> {
-        if self.delivered(self.pending.front()?) > now {
-            return None;
-        }
-        let spec = self.pending.pop_front();
-        if self.pattern != ArrivalPattern::ClosedLoop && self.pending.is_empty() {
-            self.refill();
-        }
-        spec
-    }
-
-    /// Releases the next request, whenever it arrives (the driver handles events in time
-    /// order, so its clock has reached that arrival).
-    pub fn pop_next(&mut self) -> Option<RequestSpec> {
-        self.pop_arrived(f64::INFINITY)
-    }
-
     /// A request completed at `now`: in closed loop its user sends the next one at once.
     pub fn on_completion(&mut self, now: f64) {
         if self.pattern == ArrivalPattern::ClosedLoop {
@@ -298,13 +281,21 @@ impl Workload {
         if !self.may_generate(arrival) {
             return false;
         }
+        // A recorded conversation's turns (dataset sessions).
+        let mut turns = None;
         let (prompt, output, mut tags) = match &self.dataset {
             Some(d) => {
-                let index = (self.generated % d.prompts.len() as u64) as usize;
+                let index = match &self.sessions {
+                    // Each session replays the next conversation, its first turn first.
+                    Some(s) if !d.conversations.is_empty() => {
+                        d.conversations[(s.started % d.conversations.len() as u64) as usize]
+                            as usize
+                    }
+                    _ => (self.generated % d.prompts.len() as u64) as usize,
+                };
                 let p = &d.prompts[index];
-                // The sampled length plays the model's EOS; max_tokens caps it.
-                let output = self.output.sample(&mut self.length_rng);
-                let output = p.max_tokens.map_or(output, |m| output.min(m));
+                turns = p.turn.map(|t| t.turns_after + 1);
+                let output = recorded_or_sampled(p, &self.output, &mut self.length_rng);
                 (p.prompt_len, output, Tags::prompt(Some(index as u32)))
             }
             None if !self.classes.is_empty() => {
@@ -351,14 +342,22 @@ impl Workload {
             }
         };
         if let Some(sessions) = &mut self.sessions {
-            tags.session = Some(sessions.start(arrival));
+            tags.session = Some(sessions.start(arrival, turns));
         }
-        self.push_spec(arrival, prompt, output, tags)
+        self.push_spec(arrival, prompt, output, tags, false)
     }
 
     /// Fits a request's lengths to the model (counting it when they are cut) and queues it
-    /// in arrival order; false (and the run over its limit) past [`MAX_REQUESTS`].
-    fn push_spec(&mut self, arrival: f64, prompt: u32, output: u32, tags: Tags) -> bool {
+    /// in arrival order (a session's later turn among the follow-ups); false (and the run
+    /// over its limit) past [`MAX_REQUESTS`].
+    fn push_spec(
+        &mut self,
+        arrival: f64,
+        prompt: u32,
+        output: u32,
+        tags: Tags,
+        followup: bool,
+    ) -> bool {
         if self.generated >= self.max_requests {
             self.over_limit = true;
             return false;
@@ -370,8 +369,13 @@ impl Workload {
         // Arrival order: a closed-loop user's next request may arrive before another user's
         // ramped-up first one. Without a ramp every arrival is at or after the last pending
         // one, and this is a push at the back.
-        let at = self.pending.partition_point(|r| r.arrival <= arrival);
-        self.pending.insert(
+        let queue = if followup {
+            &mut self.followups
+        } else {
+            &mut self.pending
+        };
+        let at = queue.partition_point(|r| r.arrival <= arrival);
+        queue.insert(
             at,
             RequestSpec {
                 id: self.generated,
@@ -406,7 +410,7 @@ impl Workload {
             class,
             ..Tags::prompt(index)
         };
-        self.push_spec(arrival, input, output, tags);
+        self.push_spec(arrival, input, output, tags, false);
     }
 
     /// Requests so far whose lengths were cut to fit model.max_seq_len.

@@ -32,6 +32,7 @@ fn prefix_entry(tag: u64, tokens: u32, block_size: u32) -> DatasetPrompt {
         max_tokens: None,
         block_hashes,
         line: 0,
+        turn: None,
     }
 }
 
@@ -82,6 +83,7 @@ pub fn shared_prefixes(config: &Config) -> Option<Arc<Dataset>> {
     }
     Some(Arc::new(Dataset {
         prompts,
+        conversations: Vec::new(),
         clipped: 0,
         path: PathBuf::from("<shared prefixes>"),
     }))

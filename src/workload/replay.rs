@@ -114,6 +114,7 @@ pub fn load(config: &Config) -> Result<Option<Replay>> {
                 max_tokens: None,
                 block_hashes: trace::mooncake_block_hashes(&r.hash_ids, prompt_len, block_size),
                 line: r.line,
+                turn: None,
             });
         }
     }
@@ -130,6 +131,7 @@ pub fn load(config: &Config) -> Result<Option<Replay>> {
     let prompts = (format == TraceFormat::Mooncake).then(|| {
         Arc::new(Dataset {
             prompts,
+            conversations: Vec::new(),
             clipped: 0,
             path: path.clone(),
         })

@@ -22,9 +22,11 @@ const SESSION_STREAM: u64 = 6;
 
 #[derive(Debug)]
 pub(super) struct Sessions {
-    turns: LengthSampler,
+    /// Synthetic sessions: turns per session and tokens a later turn adds (a dataset's
+    /// conversations have their own).
+    turns: Option<LengthSampler>,
     think: ThinkTime,
-    new_input: LengthSampler,
+    new_input: Option<LengthSampler>,
     rng: StdRng,
     /// Live sessions: id -> (turns still to send after the current one, first arrival).
     live: FxHashMap<u64, (u32, f64)>,
@@ -54,9 +56,9 @@ pub struct SessionSummary {
 impl Sessions {
     pub fn new(config: &SessionsConfig, seed: u64) -> Sessions {
         Sessions {
-            turns: LengthSampler::new(&config.turns),
+            turns: config.turns.as_ref().map(LengthSampler::new),
             think: config.think_time_secs,
-            new_input: LengthSampler::new(&config.new_input_len_dist),
+            new_input: config.new_input_len_dist.as_ref().map(LengthSampler::new),
             rng: StdRng::seed_from_u64(stream_seed(seed, SESSION_STREAM)),
             live: FxHashMap::default(),
             replicas: FxHashMap::default(),
@@ -68,11 +70,16 @@ impl Sessions {
         }
     }
 
-    /// A new session starts at `arrival`: its id.
-    pub fn start(&mut self, arrival: f64) -> u64 {
+    /// A new session of `turns` turns (a recorded conversation's), or of a sampled number,
+    /// starts at `arrival`: its id.
+    pub fn start(&mut self, arrival: f64, turns: Option<u32>) -> u64 {
         let id = self.started;
         self.started += 1;
-        let turns = self.turns.sample(&mut self.rng);
+        let turns = match (turns, &self.turns) {
+            (Some(n), _) => n,
+            (None, Some(sampler)) => sampler.sample(&mut self.rng),
+            (None, None) => 1,
+        };
         self.live.insert(id, (turns - 1, arrival));
         id
     }
@@ -111,7 +118,8 @@ impl Sessions {
 
 impl Workload {
     /// A session's turn completed at `now`: its next turn is queued a think time later,
-    /// with the history plus new tokens as its prompt, or the session ends.
+    /// with the history plus new tokens as its prompt (a recorded conversation's next turn),
+    /// or the session ends. Later turns keep the first's class, priority and shared prefix.
     pub fn on_turn_done(&mut self, spec: &RequestSpec, now: f64) {
         let (Some(sessions), Some(session)) = (self.sessions.as_mut(), spec.session) else {
             return;
@@ -120,24 +128,46 @@ impl Workload {
         let Some(&(left, start)) = sessions.live.get(&session) else {
             return;
         };
-        if left == 0 {
-            return sessions.end(session, now, false);
-        }
-        let new_tokens = sessions.new_input.sample(&mut sessions.rng);
-        let history = spec.prompt_len.saturating_add(spec.output_len);
-        let prompt = history.saturating_add(new_tokens);
-        // The history and one output token must fit the context, or the session is over.
-        if prompt >= self.max_seq_len {
-            return sessions.end(session, now, true);
-        }
-        let output = self.output.sample(&mut sessions.rng);
+        let recorded = self
+            .dataset
+            .as_ref()
+            .filter(|d| !d.conversations.is_empty())
+            .zip(spec.dataset_index);
+        let (prompt, output, dataset_index) = match recorded {
+            Some((d, i)) => {
+                if left == 0 {
+                    let cut = d.prompts[i as usize].turn.is_some_and(|t| t.cut);
+                    return sessions.end(session, now, cut);
+                }
+                let p = &d.prompts[i as usize + 1];
+                let output = super::recorded_or_sampled(p, &self.output, &mut sessions.rng);
+                (p.prompt_len, output, Some(i + 1))
+            }
+            None => {
+                if left == 0 {
+                    return sessions.end(session, now, false);
+                }
+                let new_input = sessions.new_input.as_ref().expect("synthetic sessions");
+                let new_tokens = new_input.sample(&mut sessions.rng);
+                let history = spec.prompt_len.saturating_add(spec.output_len);
+                let prompt = history.saturating_add(new_tokens);
+                // The history and one output token must fit the context, or the session is over.
+                if prompt >= self.max_seq_len {
+                    return sessions.end(session, now, true);
+                }
+                let output = self.output.sample(&mut sessions.rng);
+                (prompt, output, spec.dataset_index)
+            }
+        };
         let arrival = now + sessions.think_time();
         sessions.live.insert(session, (left - 1, start));
         let tags = super::Tags {
+            priority: spec.priority,
+            dataset_index,
+            class: spec.class,
             session: Some(session),
-            ..super::Tags::default()
         };
-        self.push_spec(arrival, prompt, output, tags);
+        self.push_spec(arrival, prompt, output, tags, true);
     }
 
     /// session_affinity: the replica a live session's turns go to, once its first is routed.

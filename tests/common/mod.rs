@@ -222,9 +222,9 @@ prop_compose! {
             (sessions, pattern == ArrivalPattern::ClosedLoop)
         {
             w.sessions = Some(inference_lab::config::SessionsConfig {
-                turns: LengthDist::Uniform { min: 1, max: turns },
+                turns: Some(LengthDist::Uniform { min: 1, max: turns }),
                 think_time_secs: inference_lab::config::ThinkTime::Fixed { value: think },
-                new_input_len_dist: LengthDist::Fixed { value: new },
+                new_input_len_dist: Some(LengthDist::Fixed { value: new }),
             });
         }
         // A shared prefix leaves room for a token of the prompt's own and an output token.

@@ -102,6 +102,7 @@ fn options<'a>(
         max_seq_len: 4096,
         block_size: 16,
         limit: None,
+        turns: false,
     }
 }
 

@@ -118,3 +118,38 @@ fn session_affinity_keeps_a_sessions_turns_on_one_replica() {
         spread.prefix_cache_hits
     );
 }
+
+/// Turns sent after completions must not hold back the arrival process: sessions start at
+/// exactly the instants the same process gives without sessions, however long the think
+/// times (a turn queued ahead of the process once stopped it from generating its next
+/// arrival until the turn was released).
+#[test]
+fn later_turns_do_not_delay_the_arrival_process() {
+    let text = ONE_SESSION
+        .replace("\"batched\"", "\"poisson\"\narrival_rate = 5.0")
+        .replace("num_requests = 1", "num_requests = 50")
+        .replace("value = 1.0", "value = 3.0");
+    let mut w = super::Workload::new(&config(&text), None).unwrap();
+    let mut starts = Vec::new();
+    let mut turns = 0;
+    let mut clock = 0.0;
+    while let Some(t) = w.next_arrival() {
+        let spec = w.pop_arrived(t).expect("arrived");
+        assert!(spec.arrival >= clock, "released out of order at {clock}");
+        clock = spec.arrival;
+        if spec.prompt_len == 100 {
+            starts.push(spec.arrival);
+        }
+        turns += 1;
+        // Every turn completes the moment it arrives.
+        w.on_turn_done(&spec, spec.arrival);
+    }
+    assert_eq!(turns, 150);
+    let plain = config(text.split("[workload.sessions]").next().unwrap());
+    let mut plain = super::Workload::new(&plain, None).unwrap();
+    let mut expected = Vec::new();
+    while let Some(t) = plain.next_arrival() {
+        expected.push(plain.pop_arrived(t).unwrap().arrival);
+    }
+    assert_eq!(starts, expected);
+}
