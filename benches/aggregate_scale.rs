@@ -73,6 +73,7 @@ fn main() {
             params: params_json(&grid, r),
             metrics,
             labels: Default::default(),
+            classes: Vec::new(),
         };
         journal.append(&record).unwrap();
     }

@@ -117,6 +117,7 @@ fn aggregation(c: &mut Criterion) {
                 params: params_json(&grid, r),
                 metrics,
                 labels: Default::default(),
+                classes: Vec::new(),
             })
             .unwrap();
     }

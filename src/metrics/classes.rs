@@ -29,7 +29,7 @@ pub struct ClassTally {
 }
 
 /// One class's numbers over the run.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
 pub struct ClassSummary {
     pub name: String,
     pub requests_completed: u64,
@@ -111,6 +111,49 @@ impl ClassTally {
                     slo_met: target.zip(attainment).map(|(target, got)| got >= target),
                 }
             })
+            .collect()
+    }
+}
+
+impl ClassSummary {
+    /// The class's numbers as the sweep's classes tables have them: (column, value), null
+    /// where undefined. `slo_met` is 1 or 0, so that its mean over seeds is the share of
+    /// seeds in which the class met its target.
+    pub fn metrics(&self) -> Vec<(&'static str, Option<f64>)> {
+        let mut m = vec![
+            ("requests_completed", Some(self.requests_completed as f64)),
+            ("output_tokens_per_s", Some(self.output_tokens_per_s)),
+        ];
+        for (names, d) in [
+            (
+                ["ttft_ms_mean", "ttft_ms_p50", "ttft_ms_p90", "ttft_ms_p99"],
+                &self.ttft_ms,
+            ),
+            (
+                ["e2e_ms_mean", "e2e_ms_p50", "e2e_ms_p90", "e2e_ms_p99"],
+                &self.e2e_ms,
+            ),
+            (
+                ["tpot_ms_mean", "tpot_ms_p50", "tpot_ms_p90", "tpot_ms_p99"],
+                &self.tpot_ms,
+            ),
+        ] {
+            m.extend(names.into_iter().zip([d.mean, d.p50, d.p90, d.p99]));
+        }
+        m.extend([
+            ("slo_attainment", self.slo_attainment),
+            ("goodput_requests_per_s", self.goodput_requests_per_s),
+            ("slo_met", self.slo_met.map(|met| f64::from(u8::from(met)))),
+        ]);
+        m
+    }
+
+    /// The classes tables' metric columns, in order.
+    pub fn metric_names() -> Vec<&'static str> {
+        ClassSummary::default()
+            .metrics()
+            .into_iter()
+            .map(|(name, _)| name)
             .collect()
     }
 }

@@ -266,6 +266,9 @@ impl RunSummary {
         }));
         m.extend(self.slo.metrics());
         m.extend(self.fleet.metrics());
+        m.extend(crate::workload::SessionSummary::metrics(
+            self.sessions.as_ref(),
+        ));
         m
     }
 

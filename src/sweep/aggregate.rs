@@ -246,6 +246,11 @@ fn write_pieces(
     pieces: std::sync::mpsc::Receiver<Piece>,
 ) -> Result<()> {
     let create = |stem: &str| TableWriter::create(dir, stem, formats);
+    // The runs' writer also writes the classes tables, when some run has classes.
+    let mut classes_out = match table {
+        Table::Runs => Some((create("classes")?, create("classes_summary")?)),
+        _ => None,
+    };
     let (mut out, mut long_out) = match table {
         Table::Runs => (create("runs")?, None),
         Table::Summary => (create("summary")?, Some(create("summary_long")?)),
@@ -256,6 +261,13 @@ fn write_pieces(
             Piece::Runs(runs, records) => {
                 let refs: Vec<Option<&RunRecord>> = records.iter().map(Option::as_ref).collect();
                 out.write(&mut tables::runs_frame(grid, kinds, &runs, &refs)?)?;
+                if let Some((per_run, per_point)) = &mut classes_out {
+                    if let Some((mut a, mut b)) = tables::classes_frames(grid, kinds, &runs, &refs)?
+                    {
+                        per_run.write(&mut a)?;
+                        per_point.write(&mut b)?;
+                    }
+                }
             }
             Piece::Summary(mut chunk) => {
                 if chunk.is_empty() && !out.is_empty() {
@@ -278,6 +290,16 @@ fn write_pieces(
     out.finish()?;
     if let Some(long_out) = long_out {
         long_out.finish()?;
+    }
+    if let Some((per_run, per_point)) = classes_out {
+        if per_run.is_empty() {
+            // No classes: none of an earlier grid's are left behind either.
+            folder::remove_table(dir, "classes")?;
+            folder::remove_table(dir, "classes_summary")?;
+        } else {
+            per_run.finish()?;
+            per_point.finish()?;
+        }
     }
     Ok(())
 }

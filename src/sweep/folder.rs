@@ -18,7 +18,15 @@ use crate::{bail, Error, Result};
 pub const MARKER: &str = ".inference-lab";
 
 /// The tables, by file stem; their extensions are the formats.
-pub const TABLES: [&str; 5] = ["runs", "summary", "summary_long", "comparisons", "capacity"];
+pub const TABLES: [&str; 7] = [
+    "runs",
+    "summary",
+    "summary_long",
+    "comparisons",
+    "capacity",
+    "classes",
+    "classes_summary",
+];
 
 /// Refuses `dir` unless the tool may write into it: it does not exist yet, is empty, or is
 /// one of the tool's results folders.

@@ -71,6 +71,31 @@ pub struct RunRecord {
     /// Text-valued per-run fields (the load verdict), by name; absent when unset.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub labels: std::collections::BTreeMap<String, String>,
+    /// Per request class (`[[workload.classes]]`, a trace's class column): its metrics, for
+    /// the classes tables; absent without classes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub classes: Vec<ClassRecord>,
+}
+
+/// One class's metrics in one run, by [`ClassSummary::metrics`](crate::metrics::ClassSummary::metrics)
+/// name (null where undefined).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassRecord {
+    pub class: String,
+    pub metrics: std::collections::BTreeMap<String, Option<f64>>,
+}
+
+impl ClassRecord {
+    pub fn of(summary: &crate::metrics::ClassSummary) -> ClassRecord {
+        ClassRecord {
+            class: summary.name.clone(),
+            metrics: summary
+                .metrics()
+                .into_iter()
+                .map(|(name, value)| (name.to_string(), value.filter(|x| x.is_finite())))
+                .collect(),
+        }
+    }
 }
 
 impl RunRecord {
@@ -173,6 +198,7 @@ mod tests {
             params: Default::default(),
             metrics: MetricRow::from_pairs([("ttft_ms_p99", Some(2.5))]),
             labels: Default::default(),
+            classes: Vec::new(),
         }
     }
 

@@ -275,6 +275,7 @@ mod tests {
             params: Default::default(),
             metrics: MetricRow::from_pairs([("ttft_ms_p99", Some(ttft))]),
             labels: Default::default(),
+            classes: Vec::new(),
         }
     }
 

@@ -10,7 +10,7 @@ use std::time::Instant;
 use std::sync::Arc;
 
 use super::grid::{Grid, RunPoint};
-use super::journal::{JournalWriter, RunRecord};
+use super::journal::{ClassRecord, JournalWriter, RunRecord};
 use super::metric_row::MetricRow;
 use crate::workload::dataset::Dataset;
 use crate::workload::DatasetKey;
@@ -95,15 +95,23 @@ pub fn run_one(
     };
     let wall_ms = start.elapsed().as_secs_f64() * 1e3;
     let (status, error, metrics) = match result {
-        Ok(summary) => ("ok", None, (MetricRow::of(&summary), labels_of(&summary))),
+        Ok(summary) => (
+            "ok",
+            None,
+            (
+                MetricRow::of(&summary),
+                labels_of(&summary),
+                summary.classes.iter().map(ClassRecord::of).collect(),
+            ),
+        ),
         // The first line names the problem; the row and the CLI's list stay one line each.
         Err(msg) => (
             "error",
             Some(msg.lines().next().unwrap_or("").to_string()),
-            (MetricRow::default(), Default::default()),
+            (MetricRow::default(), Default::default(), Vec::new()),
         ),
     };
-    let (metrics, labels) = metrics;
+    let (metrics, labels, classes) = metrics;
     RunRecord {
         run_id: run.run_id.clone(),
         status: status.to_string(),
@@ -113,6 +121,7 @@ pub fn run_one(
         params,
         metrics,
         labels,
+        classes,
     }
 }
 

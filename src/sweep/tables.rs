@@ -11,6 +11,9 @@
 //!   <axis columns>, model, hardware, metric, n, mean, std, ci_low, ci_high, min, max
 //!   (n counts the runs that define the metric; min and max are floats for every metric).
 //!
+//! classes and classes_summary (runs with request classes): each class's metrics per run
+//!   and per point (see tables/classes.rs).
+//!
 //! comparisons (with `[compare]` in the spec): one row per point that is not a baseline and
 //!   metric — <axis columns>, metric, n, baseline_mean, mean, diff_mean, diff_ci_low,
 //!   diff_ci_high, rel_diff, p_value, wins, ties, losses (see compare.rs).
@@ -377,10 +380,12 @@ impl Drop for Buffered {
     }
 }
 
+mod classes;
 mod comparisons;
 mod runs;
 mod summary;
 
+pub use classes::classes_frames;
 pub use comparisons::comparisons_frame;
 pub use runs::runs_frame;
 pub use summary::{PointSummary, SummaryChunk};

@@ -399,8 +399,14 @@ impl Workload {
             return;
         };
         let index = replay.prompts.as_ref().map(|_| self.replayed as u32);
-        let (arrival, input, output, priority, class) =
-            (r.arrival, r.input_len, r.output_len, r.priority, r.class);
+        let (arrival, input, output, priority, class, session) = (
+            r.arrival,
+            r.input_len,
+            r.output_len,
+            r.priority,
+            r.class,
+            r.session,
+        );
         if !self.may_generate(arrival) {
             return;
         }
@@ -408,6 +414,7 @@ impl Workload {
         let tags = Tags {
             priority,
             class,
+            session,
             ..Tags::prompt(index)
         };
         self.push_spec(arrival, input, output, tags, false);

@@ -22,6 +22,10 @@ pub struct Recorded {
     pub priority: i64,
     /// Its class: an index into [`Replay::class_names`] (0 without a class column).
     pub class: u16,
+    /// A csv trace's session column: the conversation it is a turn of (ids in order of first
+    /// appearance). Its prompt is taken to start with the session's earlier prompts and
+    /// replies, as a chat client sends them, so its blocks are the session's stream.
+    pub session: Option<u64>,
 }
 
 /// A loaded trace, ready to replay.
@@ -71,6 +75,8 @@ pub fn load(config: &Config) -> Result<Option<Replay>> {
     let mut requests = Vec::new();
     let mut prompts = Vec::new();
     let mut class_names: Vec<String> = Vec::new();
+    // Session names -> ids, for the traces that name sessions.
+    let mut sessions: rustc_hash::FxHashMap<String, u64> = rustc_hash::FxHashMap::default();
     for r in trace
         .requests
         .iter()
@@ -99,12 +105,18 @@ pub fn load(config: &Config) -> Result<Option<Replay>> {
                 r.line
             );
         }
+        let next_id = sessions.len() as u64;
+        let session = r
+            .session
+            .as_ref()
+            .map(|name| *sessions.entry(name.clone()).or_insert(next_id));
         requests.push(Recorded {
             arrival: (r.arrival - start) / scale,
             input_len: r.input_len,
             output_len: r.output_len,
             priority: r.priority,
             class: class as u16,
+            session,
         });
         if format == TraceFormat::Mooncake {
             let prompt_len =

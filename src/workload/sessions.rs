@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use super::{stream_seed, LengthSampler, RequestSpec, Workload};
 use crate::config::{SessionsConfig, ThinkTime};
-use crate::metrics::{DistStats, Samples};
+use crate::metrics::{DistStats, Metric, MetricValue, Samples};
 
 /// Turn counts, think times and follow-up lengths come from their own stream.
 const SESSION_STREAM: u64 = 6;
@@ -51,6 +51,30 @@ pub struct SessionSummary {
     pub turns_mean: Option<f64>,
     /// First arrival to last completion, seconds.
     pub duration_s: DistStats,
+}
+
+impl SessionSummary {
+    /// The sessions' columns of the runs and summary tables (and the JSON's flat
+    /// `metrics`): counts of 0 and null statistics for a run without sessions.
+    pub fn metrics(summary: Option<&SessionSummary>) -> [Metric; 7] {
+        let count = |get: fn(&SessionSummary) -> u64| MetricValue::Count(summary.map_or(0, get));
+        let float =
+            |get: fn(&SessionSummary) -> Option<f64>| MetricValue::Float(summary.and_then(get));
+        [
+            ("sessions_started", count(|s| s.started)),
+            ("sessions_completed", count(|s| s.completed)),
+            ("sessions_truncated", count(|s| s.truncated)),
+            ("session_turns_mean", float(|s| s.turns_mean)),
+            ("session_duration_s_mean", float(|s| s.duration_s.mean)),
+            ("session_duration_s_p50", float(|s| s.duration_s.p50)),
+            ("session_duration_s_p99", float(|s| s.duration_s.p99)),
+        ]
+        .map(|(name, value)| Metric {
+            name,
+            json_paths: &[],
+            value,
+        })
+    }
 }
 
 impl Sessions {

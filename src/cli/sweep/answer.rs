@@ -24,6 +24,11 @@ pub fn print(
     } else if spec.compare.is_some() {
         tables.push("comparisons");
     }
+    // Written when some run has request classes.
+    let ext = if formats.csv { "csv" } else { "parquet" };
+    if dir.join(format!("classes.{ext}")).exists() {
+        tables.extend(["classes", "classes_summary"]);
+    }
     let extensions: Vec<&str> = [("csv", formats.csv), ("parquet", formats.parquet)]
         .iter()
         .filter(|(_, on)| *on)

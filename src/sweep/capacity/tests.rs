@@ -59,6 +59,7 @@ fn simulate(
                     params: Default::default(),
                     metrics: MetricRow::from_pairs([("slo_met", met)]),
                     labels: Default::default(),
+                    classes: Vec::new(),
                 },
             );
         }

@@ -37,6 +37,7 @@ fn records(
                 params: Default::default(),
                 metrics,
                 labels: Default::default(),
+                classes: Vec::new(),
             };
             (r.run_id.clone(), record)
         })

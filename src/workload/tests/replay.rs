@@ -213,3 +213,31 @@ fn a_csv_traces_class_column_gives_per_class_metrics() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_csv_traces_session_column_shares_a_conversations_history() {
+    let dir = std::env::temp_dir().join(format!("il-session-trace-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("t.csv");
+    // Conversation "a" comes back with its history (100 + 10 tokens) and 30 new ones; "b"
+    // has the same first turn but is another conversation; the last request has none.
+    std::fs::write(
+        &path,
+        "arrival_secs,input_tokens,output_tokens,conv\n\
+         0,100,10,a\n0,100,10,b\n10,140,10,a\n20,140,10,\n",
+    )
+    .unwrap();
+    let c = replaying(&format!(
+        "trace_path = \"{}\"\ntrace_format = \"csv\"\ntrace_columns = {{ session = \"conv\" }}",
+        path.display()
+    ))
+    .unwrap();
+    let specs = drain(&mut Workload::new(&c, None).unwrap());
+    let sessions: Vec<_> = specs.iter().map(|r| r.session).collect();
+    assert_eq!(sessions, [Some(0), Some(1), Some(0), None]);
+    let s = crate::Simulator::new(&c).unwrap().run().unwrap();
+    assert_eq!(s.requests_completed, 4);
+    // Turn 1 of "a" leaves 109 tokens computed: 6 full blocks of 16, which turn 2 finds.
+    assert_eq!(s.prefix_cache_hits, 6 * 16);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
