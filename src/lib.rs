@@ -19,6 +19,8 @@ pub mod engine;
 mod error;
 pub mod fleet;
 pub mod metrics;
+pub mod observe;
+pub mod records;
 pub mod sweep;
 #[cfg(test)]
 mod testing;

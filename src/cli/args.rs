@@ -304,6 +304,17 @@ pub struct RunArgs {
     /// Dataset mode: None, a Jinja template string, or a template file.
     #[arg(long, value_name = "TEMPLATE")]
     pub chat_template: Option<String>,
+    /// Also write a record of every measured request (times, lengths, cached tokens,
+    /// preemptions, latencies) to FILE: .csv, .parquet or .jsonl.
+    #[arg(long, value_name = "FILE")]
+    pub requests: Option<PathBuf>,
+    /// Also write the run's time series (arrivals, running, waiting, KV use, tokens,
+    /// throughput, preemptions, interval TTFT/TPOT) to FILE: .csv, .parquet or .jsonl.
+    #[arg(long, value_name = "FILE")]
+    pub timeseries: Option<PathBuf>,
+    /// The time series' interval in simulated seconds [default: 1].
+    #[arg(long, value_name = "SECS", requires = "timeseries")]
+    pub interval: Option<f64>,
 }
 
 /// `SECTION.KEY=VALUE` of `--set`: VALUE as a TOML value (so `8192` is an integer and

@@ -32,6 +32,7 @@ use anyhow::{bail, Context, Result};
 use clap::{CommandFactory, Parser};
 use std::sync::Arc;
 
+use inference_lab::records::{self, Recorders, RequestLog, TimeSeries};
 use inference_lab::workload::DatasetKey;
 use inference_lab::{Config, Simulator};
 
@@ -176,6 +177,8 @@ fn run(args: &RunArgs) -> Result<()> {
     };
     let dataset_info = dataset.as_ref().map(|d| report::dataset_json(&config, d));
     let simulator = Simulator::with_dataset(&config, dataset).with_context(context)?;
+    let recorders = recorders(args, simulator.class_names())?;
+    let simulator = simulator.with_recorders(recorders);
     let show_progress = !args.quiet && std::io::stderr().is_terminal();
     let summary = if show_progress {
         let bar = progress::RunProgress::new();
@@ -190,6 +193,9 @@ fn run(args: &RunArgs) -> Result<()> {
         let mut doc = report::json_document(&config, &summary)?;
         if let Some(info) = dataset_info {
             doc["dataset"] = info;
+        }
+        if let Some(outputs) = outputs_json(args, path) {
+            doc["outputs"] = outputs;
         }
         let text = serde_json::to_string_pretty(&doc)? + "\n";
         if json_to_stdout {
@@ -208,6 +214,49 @@ fn run(args: &RunArgs) -> Result<()> {
             .map_err(stdout_error)?;
     }
     Ok(())
+}
+
+/// The records `--requests` and `--timeseries` ask for, their files created.
+fn recorders(args: &RunArgs, classes: &[String]) -> Result<Recorders> {
+    let interval = args.interval.unwrap_or(1.0);
+    if !(interval.is_finite() && interval > 0.0) {
+        bail!("--interval {interval} is invalid: give a positive number of simulated seconds");
+    }
+    let mut recorders = Recorders::default();
+    if let Some(path) = &args.requests {
+        let sink = records::open(path).context("--requests")?;
+        recorders.requests = Some(RequestLog::new(sink, classes.to_vec()));
+    }
+    if let Some(path) = &args.timeseries {
+        let sink = records::open(path).context("--timeseries")?;
+        recorders.timeseries = Some(TimeSeries::new(interval, sink));
+    }
+    Ok(recorders)
+}
+
+/// The JSON's `outputs`: where the records went, relative to the JSON's folder when they are
+/// beside or under it (what `inference-lab report RUN.json` reads), else as given.
+fn outputs_json(args: &RunArgs, json_path: &std::path::Path) -> Option<serde_json::Value> {
+    let base = std::path::absolute(json_path)
+        .ok()
+        .and_then(|p| p.parent().map(|p| p.to_path_buf()));
+    let show = |p: &std::path::PathBuf| {
+        let abs = std::path::absolute(p).unwrap_or_else(|_| p.clone());
+        let rel = base.as_ref().and_then(|b| abs.strip_prefix(b).ok());
+        serde_json::Value::from(rel.unwrap_or(&abs).display().to_string())
+    };
+    let mut outputs = serde_json::Map::new();
+    if let Some(p) = &args.requests {
+        outputs.insert("requests".into(), show(p));
+    }
+    if let Some(p) = &args.timeseries {
+        outputs.insert("timeseries".into(), show(p));
+        outputs.insert(
+            "timeseries_interval_s".into(),
+            args.interval.unwrap_or(1.0).into(),
+        );
+    }
+    (!outputs.is_empty()).then_some(serde_json::Value::Object(outputs))
 }
 
 /// `--tokenizer` and `--chat-template` (relative to the working directory) override the

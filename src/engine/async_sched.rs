@@ -76,17 +76,11 @@ impl Engine {
 
 #[cfg(test)]
 mod tests {
-    use crate::engine::{Engine, Observer, StepCost};
+    use crate::engine::{Engine, Observer};
     use crate::workload::RequestSpec;
 
     struct Quiet;
-    impl Observer for Quiet {
-        fn step(&mut self, _: &StepCost, _: f64, _: u64, _: u64) {}
-        fn gap(&mut self, _: f64) {}
-        fn preemption(&mut self) {}
-        fn prefix_lookup(&mut self, _: u64, _: u64) {}
-        fn completion(&mut self, _: f64, _: f64, _: f64, _: u32, _: u32, _: u16) {}
-    }
+    impl Observer for Quiet {}
 
     fn request(id: u64, arrival: f64) -> RequestSpec {
         RequestSpec {

@@ -27,7 +27,7 @@
 
 use super::compute::{StepCost, StepSums};
 use super::engine::Engine;
-use super::observe::Observer;
+use crate::observe::{Observer, StepEvent};
 
 /// The shortest span worth taking. Even one pure-decode step is cheaper here than through the
 /// scheduler (callgrind on qwen3_30b_a3b: 1.237 G instructions at 1, 1.248 G at 2, 1.266 G at 3).
@@ -223,7 +223,19 @@ impl Engine {
             } else {
                 measured
             };
-            obs.step(&cost, kv_util, measured, same_step_gaps);
+            obs.step(&StepEvent {
+                start: now,
+                duration: cost.time,
+                flops_util: cost.flops_util,
+                bandwidth_util: cost.bandwidth_util,
+                kv_util,
+                output_tokens: measured,
+                same_step_gaps,
+                prefill_tokens: 0,
+                decode_tokens: n as u32,
+                running: n as u32,
+                waiting: self.waiting.len() as u32,
+            });
             now = end;
             steps += 1;
             last = Some(cost);

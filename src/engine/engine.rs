@@ -9,11 +9,11 @@
 use super::compute::{Roofline, StepCost, Work};
 use super::handoff::Handoff;
 use super::kv_cache::KvCache;
-use super::observe::Observer;
 use super::queue::WaitingQueue;
 use super::request::Request;
 use crate::config::{Config, Policy};
 use crate::metrics::Warmup;
+use crate::observe::{Completion, Observer, StepEvent};
 use crate::workload::dataset::Dataset;
 use crate::workload::RequestSpec;
 use crate::{bail, Result};
@@ -229,10 +229,36 @@ impl Engine {
         let kv_util = f64::from(self.kv.num_used()) / f64::from(self.kv.num_blocks());
         let step_start = self.now;
         self.now += cost.time;
+        let (prefill_tokens, decode_tokens) = self.batch_split();
         let (tokens, same_step_gaps) = self.apply_step(step_start, obs);
-        obs.step(&cost, kv_util, tokens, same_step_gaps);
+        obs.step(&StepEvent {
+            start: step_start,
+            duration: cost.time,
+            flops_util: cost.flops_util,
+            bandwidth_util: cost.bandwidth_util,
+            kv_util,
+            output_tokens: tokens,
+            same_step_gaps,
+            prefill_tokens,
+            decode_tokens,
+            running: self.running.len() as u32,
+            waiting: self.waiting.len() as u32,
+        });
         self.retire_finished(obs);
         Ok(self.ran(cost))
+    }
+
+    /// The batch's tokens for requests in prefill, and for decoding ones (one each).
+    fn batch_split(&self) -> (u32, u32) {
+        let mut split = (0, 0);
+        for &(slot, n) in &self.batch {
+            if self.requests[slot].in_prefill() {
+                split.0 += n;
+            } else {
+                split.1 += n;
+            }
+        }
+        split
     }
 
     fn ran(&mut self, cost: StepCost) -> EngineStep {
@@ -263,6 +289,9 @@ impl Engine {
             tokens += u64::from(measured);
             if r.first_token.is_none() {
                 r.first_token = Some(now);
+                if measured {
+                    obs.first_token(&r.spec, now);
+                }
             } else if measured {
                 if r.last_token == step_start {
                     same_step_gaps += 1;
@@ -342,6 +371,9 @@ impl Engine {
                     spec: r.spec,
                     measured: r.measured,
                     first_token: self.now,
+                    first_scheduled: r.first_scheduled.unwrap_or(self.now),
+                    cached_prompt: r.cached_prompt,
+                    preemptions: r.preemptions,
                 });
                 self.last_completions -= 1;
             } else {
@@ -349,15 +381,17 @@ impl Engine {
                     self.session_turns.push(r.spec);
                 }
                 if r.measured {
-                    obs.completion(
-                        r.spec.arrival,
-                        r.first_token
-                            .expect("a finished request has emitted tokens"),
-                        self.now,
-                        r.spec.prompt_len,
-                        r.spec.output_len,
-                        r.spec.class,
-                    );
+                    let first_token = r
+                        .first_token
+                        .expect("a finished request has emitted tokens");
+                    obs.completion(&Completion {
+                        spec: r.spec,
+                        first_scheduled: r.first_scheduled.unwrap_or(first_token),
+                        first_token,
+                        completion: self.now,
+                        cached_prompt_tokens: r.cached_prompt,
+                        preemptions: r.preemptions,
+                    });
                 }
             }
             self.free_slots.push(slot);

@@ -12,6 +12,11 @@ pub struct Handoff {
     pub measured: bool,
     /// When its first token was emitted (and it left).
     pub first_token: f64,
+    /// Its history on the prefill replica, for its record: when it was first scheduled, the
+    /// prompt tokens it found cached then, and its preemptions.
+    pub first_scheduled: f64,
+    pub cached_prompt: u32,
+    pub preemptions: u32,
 }
 
 impl Engine {
@@ -38,6 +43,9 @@ impl Engine {
         request.num_output = 1;
         request.first_token = Some(handoff.first_token);
         request.last_token = handoff.first_token;
+        request.first_scheduled = Some(handoff.first_scheduled);
+        request.cached_prompt = handoff.cached_prompt;
+        request.preemptions = handoff.preemptions;
         let slot = self.new_slot(request);
         let needed = self.blocks_for(handoff.spec.prompt_len);
         self.grow(slot, needed);

@@ -10,15 +10,14 @@ mod engine;
 mod handoff;
 mod invariants;
 mod kv_cache;
-mod observe;
 mod queue;
 mod request;
 mod scheduler;
 
+pub use crate::observe::Observer;
 pub use compute::{Roofline, StepCost, StepSums, Work};
 pub use engine::{Engine, EngineStep};
 pub use handoff::Handoff;
 pub use kv_cache::{BlockId, KvCache};
-pub use observe::Observer;
 pub use queue::{QueueKey, WaitingQueue};
 pub use request::Request;

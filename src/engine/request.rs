@@ -22,6 +22,10 @@ pub struct Request {
     /// Simulated instant of the latest output token.
     pub last_token: f64,
     pub preemptions: u32,
+    /// When a scheduler first gave it a place in a batch, and the prompt tokens it found in
+    /// the prefix cache then.
+    pub first_scheduled: Option<f64>,
+    pub cached_prompt: u32,
     /// Whether the statistics count this request (not `[metrics]` warm-up): decided once, as
     /// it arrives, rather than per step.
     pub measured: bool,
@@ -38,6 +42,8 @@ impl Request {
             first_token: None,
             last_token: spec.arrival,
             preemptions: 0,
+            first_scheduled: None,
+            cached_prompt: 0,
             measured,
         }
     }

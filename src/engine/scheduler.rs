@@ -14,9 +14,9 @@
 //! the whole budget (which vLLM would reject) is computed in budget-sized pieces.
 
 use super::engine::Engine;
-use super::observe::Observer;
 use super::queue::QueueKey;
 use crate::config::Policy;
+use crate::observe::Observer;
 
 impl Engine {
     /// Fills `self.batch` with (slot, new tokens). Returns whether anything was preempted.
@@ -98,6 +98,13 @@ impl Engine {
             r.blocks.extend(self.scratch_hits.iter().map(|&(b, _)| b));
             r.num_computed = cached;
             r.num_registered = hits;
+            if r.first_scheduled.is_none() {
+                r.first_scheduled = Some(self.now);
+                r.cached_prompt = cached;
+                if r.measured {
+                    obs.first_scheduled(&r.spec, self.now, cached);
+                }
+            }
             if self.kv.prefix_caching() && r.measured {
                 obs.prefix_lookup(u64::from(r.total_tokens()), u64::from(cached));
             }
@@ -251,7 +258,7 @@ impl Engine {
         r.num_registered = 0;
         r.preemptions += 1;
         if r.measured {
-            obs.preemption();
+            obs.preemption(&r.spec, self.now);
         }
         let key = QueueKey::new(self.knobs.policy, &r.spec);
         self.waiting.push(key, slot);

@@ -25,6 +25,8 @@ use std::sync::Arc;
 use crate::config::{ArrivalPattern, Config, RouterKind};
 use crate::engine::{Engine, EngineStep, StepCost};
 use crate::metrics::{imbalance, Collector, RunSummary, SloTally, Warmup};
+use crate::observe::Observer;
+use crate::records::Recorders;
 use crate::workload::dataset::Dataset;
 use crate::workload::{stream_seed, Workload};
 use crate::{bail, Result};
@@ -89,6 +91,8 @@ pub struct Simulator {
     gpus: u64,
     disagg: Option<Disaggregation>,
     metrics: Collector,
+    /// Per-request records and the time series, when asked for (`with_recorders`).
+    recorders: Recorders,
     /// Which requests the statistics measure (`[metrics]` warm-up).
     warmup: Warmup,
     /// Warm-up requests that have arrived (left out of requests_total).
@@ -191,6 +195,7 @@ impl Simulator {
             entry,
             gpus: config.num_gpus(),
             disagg,
+            recorders: Recorders::default(),
             metrics: {
                 let metrics = {
                     let class_slos: Vec<_> =
@@ -217,6 +222,17 @@ impl Simulator {
         self.run_with_progress(|_| {})
     }
 
+    /// Also writes these records as the run goes (see [`crate::records`]).
+    pub fn with_recorders(mut self, recorders: Recorders) -> Simulator {
+        self.recorders = recorders;
+        self
+    }
+
+    /// The request classes the run reports (workload.classes or a trace's), by index.
+    pub fn class_names(&self) -> &[String] {
+        self.metrics.class_names()
+    }
+
     /// Runs to completion, calling `progress` every `simulation.log_interval` steps and once at
     /// the end.
     pub fn run_with_progress(mut self, mut progress: impl FnMut(&Progress)) -> Result<RunSummary> {
@@ -232,8 +248,11 @@ impl Simulator {
             }
         }
         progress(&self.progress());
+        let recorders = std::mem::take(&mut self.recorders);
+        let replicas = self.replicas.len();
         let summary = self.finish();
         summary.check_finite()?;
+        recorders.finish(replicas)?;
         Ok(summary)
     }
 
@@ -317,6 +336,9 @@ impl Simulator {
         if let (true, Some(session)) = (self.sticky_sessions, spec.session) {
             self.workload.bind_session(session, i);
         }
+        if measured {
+            self.recorders.arrival(&spec, at);
+        }
         let r = &mut self.replicas[i];
         r.stats.routed += 1;
         r.engine.wait_until(at);
@@ -379,11 +401,13 @@ impl Simulator {
         let bound = bound.map(|b| b - lookback);
         let single = self.replicas.len() == 1;
         let r = &mut self.replicas[i];
+        self.recorders.replica = i as u32;
+        let records = &mut self.recorders;
         let outcome = if single {
-            r.engine.step(bound, &mut self.metrics)?
+            r.engine.step(bound, &mut (&mut self.metrics, records))?
         } else {
-            r.engine
-                .step(bound, &mut (&mut self.metrics, &mut r.stats))?
+            let observers = &mut (&mut self.metrics, &mut r.stats);
+            r.engine.step(bound, &mut (observers, records))?
         };
         let (cost, completions) = match outcome {
             EngineStep::Ran { cost, completions } => (cost, completions),

@@ -1,7 +1,8 @@
 //! Each replica's own tallies, an [`Observer`] beside the fleet's collector.
 
-use crate::engine::{Observer, StepCost};
 use crate::metrics::{ReplicaSummary, StepTotals};
+use crate::observe::{Completion, Observer, StepEvent};
+use crate::workload::RequestSpec;
 
 #[derive(Debug, Clone, Default)]
 pub struct ReplicaStats {
@@ -15,26 +16,18 @@ pub struct ReplicaStats {
 }
 
 impl Observer for ReplicaStats {
-    fn step(&mut self, cost: &StepCost, kv_util: f64, tokens: u64, _same_step_gaps: u64) {
-        self.totals.add(cost, kv_util, tokens);
+    fn step(&mut self, step: &StepEvent) {
+        self.totals.add(step);
     }
     fn gap(&mut self, _gap: f64) {}
-    fn preemption(&mut self) {
+    fn preemption(&mut self, _spec: &RequestSpec, _now: f64) {
         self.preemptions += 1;
     }
     fn prefix_lookup(&mut self, queried: u64, hit: u64) {
         self.prefix_lookup_tokens += queried;
         self.prefix_hit_tokens += hit;
     }
-    fn completion(
-        &mut self,
-        _arrival: f64,
-        _first: f64,
-        _now: f64,
-        _prompt: u32,
-        _output: u32,
-        _class: u16,
-    ) {
+    fn completion(&mut self, _done: &Completion) {
         self.completed += 1;
     }
 }

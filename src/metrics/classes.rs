@@ -57,6 +57,11 @@ impl ClassTally {
         }
     }
 
+    /// The classes' names, in index order.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
     /// Judges each class against objectives, with these target shares (by class index).
     pub fn with_targets(mut self, targets: Vec<Option<f64>>) -> ClassTally {
         self.judged = true;

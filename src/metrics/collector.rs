@@ -6,7 +6,7 @@ use super::load::{LoadCheck, LoadTimeline};
 use super::quantiles::Samples;
 use super::slo::SloTally;
 use super::summary::RunSummary;
-use crate::engine::StepCost;
+use crate::observe::{Completion, Observer, StepEvent};
 
 /// Accumulates a run's raw measurements; [`finish`](Collector::finish) turns them into a
 /// [`RunSummary`]. Times are simulated seconds.
@@ -54,13 +54,13 @@ pub struct StepTotals {
 }
 
 impl StepTotals {
-    pub fn add(&mut self, cost: &StepCost, kv_util: f64, tokens: u64) {
+    pub fn add(&mut self, step: &StepEvent) {
         self.steps += 1;
-        self.output_tokens += tokens;
-        self.busy_time += cost.time;
-        self.kv_util_time += kv_util * cost.time;
-        self.flops_util_time += cost.flops_util * cost.time;
-        self.bandwidth_util_time += cost.bandwidth_util * cost.time;
+        self.output_tokens += step.output_tokens;
+        self.busy_time += step.duration;
+        self.kv_util_time += step.kv_util * step.duration;
+        self.flops_util_time += step.flops_util * step.duration;
+        self.bandwidth_util_time += step.bandwidth_util * step.duration;
     }
 }
 
@@ -71,6 +71,11 @@ impl Collector {
             slo,
             ..Collector::default()
         }
+    }
+
+    /// The request classes tallied (empty without classes).
+    pub fn class_names(&self) -> &[String] {
+        self.classes.names()
     }
 
     /// Also tallies each of these request classes (workload.classes, in order), judging them
@@ -96,42 +101,38 @@ impl Collector {
     pub fn set_window_start(&mut self, t: f64) {
         self.window_start = t;
     }
+}
 
-    /// A step of `cost.time` seconds ran with `kv_util` of the cache in use and emitted
-    /// `tokens` output tokens, `same_step_gaps` of them exactly one step after their previous
-    /// token.
-    pub fn record_step(&mut self, cost: &StepCost, kv_util: f64, tokens: u64, same_step_gaps: u64) {
-        self.totals.add(cost, kv_util, tokens);
-        if same_step_gaps > 0 {
-            self.itl.push_weighted(cost.time, same_step_gaps);
+/// The run's metrics watch the engines like any observer.
+impl Observer for Collector {
+    fn step(&mut self, step: &StepEvent) {
+        self.totals.add(step);
+        if step.same_step_gaps > 0 {
+            self.itl.push_weighted(step.duration, step.same_step_gaps);
         }
     }
 
     /// A token emitted `gap` seconds after the request's previous one, when that is not one
     /// step (after a preemption, or a step in which the request was not scheduled).
-    pub fn record_gap(&mut self, gap: f64) {
+    fn gap(&mut self, gap: f64) {
         self.itl.push(gap);
     }
 
-    pub fn record_preemption(&mut self) {
+    fn preemption(&mut self, _spec: &crate::workload::RequestSpec, _now: f64) {
         self.preemptions += 1;
     }
 
     /// An admission looked up `queried` tokens in the prefix cache and found `hit` of them.
-    pub fn record_prefix_lookup(&mut self, queried: u64, hit: u64) {
+    fn prefix_lookup(&mut self, queried: u64, hit: u64) {
         self.prefix_hit_tokens += hit;
         self.prefix_miss_tokens += queried - hit;
     }
 
-    pub fn record_completion(
-        &mut self,
-        arrival: f64,
-        first_token: f64,
-        completion: f64,
-        prompt_len: u32,
-        output_len: u32,
-        class: u16,
-    ) {
+    fn completion(&mut self, done: &Completion) {
+        let (arrival, first_token, completion) =
+            (done.spec.arrival, done.first_token, done.completion);
+        let (prompt_len, output_len, class) =
+            (done.spec.prompt_len, done.spec.output_len, done.spec.class);
         self.completed += 1;
         self.input_tokens += u64::from(prompt_len);
         self.ttft.push(first_token - arrival);
@@ -139,8 +140,7 @@ impl Collector {
             timeline.record(arrival, first_token, completion);
         }
         self.e2e.push(completion - arrival);
-        let tpot =
-            (output_len >= 2).then(|| (completion - first_token) / f64::from(output_len - 1));
+        let tpot = done.tpot();
         if let Some(tpot) = tpot {
             self.tpot.push(tpot);
         }
@@ -160,7 +160,9 @@ impl Collector {
             good,
         );
     }
+}
 
+impl Collector {
     pub fn completed(&self) -> u64 {
         self.completed
     }

@@ -39,7 +39,7 @@ pub use journal::JournalFile;
 pub use runner::SweepProgress;
 pub use shard::Shard;
 pub use spec::SweepSpec;
-pub use tables::Formats;
+pub use tables::{Formats, TableWriter};
 
 use crate::{Error, Result, VERSION};
 use aggregate::write_tables;

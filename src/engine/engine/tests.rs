@@ -23,19 +23,15 @@ fn a_step_must_take_finite_positive_time_on_a_finite_clock() {
 
 mod priority_preemption {
     use crate::config::Policy;
-    use crate::engine::{Engine, Observer, StepCost};
+    use crate::engine::{Engine, Observer};
     use crate::workload::RequestSpec;
 
     #[derive(Default)]
     struct Preemptions(u32);
     impl Observer for Preemptions {
-        fn step(&mut self, _: &StepCost, _: f64, _: u64, _: u64) {}
-        fn gap(&mut self, _: f64) {}
-        fn preemption(&mut self) {
+        fn preemption(&mut self, _: &RequestSpec, _: f64) {
             self.0 += 1;
         }
-        fn prefix_lookup(&mut self, _: u64, _: u64) {}
-        fn completion(&mut self, _: f64, _: f64, _: f64, _: u32, _: u32, _: u16) {}
     }
 
     fn request(id: u64, arrival: f64, prompt_len: u32, priority: i64) -> RequestSpec {
