@@ -129,6 +129,18 @@ fn the_time_series_integrates_to_the_summary() {
     ] {
         assert_eq!(sum(column), m[metric].as_f64().unwrap(), "{column}");
     }
+    // Without preemptions every prompt token is computed once in prefill (less what the
+    // prefix cache held) and every output token but the first once in decode.
+    assert_eq!(m["preemptions_total"], 0);
+    let count = |k: &str| m[k].as_f64().unwrap();
+    assert_eq!(
+        sum("decode_tokens"),
+        count("output_tokens") - count("requests_completed")
+    );
+    assert_eq!(
+        sum("prefill_tokens"),
+        count("input_tokens") - count("prefix_cache_hit_tokens")
+    );
     // JSON lines: one object per completed request.
     let requests = dir.join("requests.jsonl");
     simulate(

@@ -229,8 +229,9 @@ impl Engine {
         let kv_util = f64::from(self.kv.num_used()) / f64::from(self.kv.num_blocks());
         let step_start = self.now;
         self.now += cost.time;
-        let (prefill_tokens, decode_tokens) = self.batch_split();
-        let (tokens, same_step_gaps) = self.apply_step(step_start, obs);
+        let scheduled: u32 = self.batch.iter().map(|&(_, n)| n).sum();
+        let (tokens, same_step_gaps, decode_tokens) = self.apply_step(step_start, obs);
+        let prefill_tokens = scheduled - decode_tokens;
         obs.step(&StepEvent {
             start: step_start,
             duration: cost.time,
@@ -248,19 +249,6 @@ impl Engine {
         Ok(self.ran(cost))
     }
 
-    /// The batch's tokens for requests in prefill, and for decoding ones (one each).
-    fn batch_split(&self) -> (u32, u32) {
-        let mut split = (0, 0);
-        for &(slot, n) in &self.batch {
-            if self.requests[slot].in_prefill() {
-                split.0 += n;
-            } else {
-                split.1 += n;
-            }
-        }
-        split
-    }
-
     fn ran(&mut self, cost: StepCost) -> EngineStep {
         EngineStep::Ran {
             cost,
@@ -272,13 +260,18 @@ impl Engine {
     /// full blocks enter the prefix cache, and requests that computed their whole sequence emit
     /// a token. Returns the tokens emitted, and how many of them came exactly one step after
     /// their previous token.
-    fn apply_step<O: Observer>(&mut self, step_start: f64, obs: &mut O) -> (u64, u64) {
+    fn apply_step<O: Observer>(&mut self, step_start: f64, obs: &mut O) -> (u64, u64, u32) {
         let now = self.now;
         let mut same_step_gaps = 0;
         let mut tokens = 0;
+        let mut decode_tokens = 0;
         for i in 0..self.batch.len() {
             let (slot, n) = self.batch[i];
-            self.requests[slot].num_computed += n;
+            let r = &mut self.requests[slot];
+            // Decoding: one token, the last of the sequence, after the first output.
+            decode_tokens +=
+                u32::from(r.num_output > 0 && r.num_computed + n == r.total_tokens() && n == 1);
+            r.num_computed += n;
             self.register_full_blocks(slot);
             let r = &mut self.requests[slot];
             if r.num_computed < r.total_tokens() {
@@ -304,7 +297,7 @@ impl Engine {
                 self.finished.push(slot);
             }
         }
-        (tokens, same_step_gaps)
+        (tokens, same_step_gaps, decode_tokens)
     }
 
     /// Registers a request's newly full *shareable* blocks in the prefix cache: the blocks of a

@@ -97,8 +97,41 @@ fn is_result_file(name: &str) -> bool {
         || table
 }
 
+/// The folders of the runs' records (`[outputs]`), each holding `run_id=<id>/part-0.parquet`.
+pub const RECORD_FOLDERS: [&str; 2] = ["requests", "timeseries"];
+
+/// Removes the runs' record files (and the folders they leave empty); anything else stays.
+fn remove_records(dir: &Path) -> Result<()> {
+    let io = |path: &Path, e: std::io::Error| {
+        Error::new(format!("cannot remove {}: {e}", path.display()))
+    };
+    for table in RECORD_FOLDERS {
+        let top = dir.join(table);
+        let Ok(runs) = std::fs::read_dir(&top) else {
+            continue;
+        };
+        for run in runs.flatten() {
+            let name = run.file_name().to_string_lossy().into_owned();
+            if !name.starts_with("run_id=") || !run.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            let folder = run.path();
+            for file in ["part-0.parquet", ".part-0.parquet.tmp"] {
+                let path = folder.join(file);
+                if path.is_file() {
+                    std::fs::remove_file(&path).map_err(|e| io(&path, e))?;
+                }
+            }
+            let _ = std::fs::remove_dir(&folder); // only if empty
+        }
+        let _ = std::fs::remove_dir(&top); // only if empty
+    }
+    Ok(())
+}
+
 /// Removes the tool's result files from `dir` (for `--force`); anything else stays.
 pub fn remove_results(dir: &Path) -> Result<()> {
+    remove_records(dir)?;
     let entries = std::fs::read_dir(dir)
         .map_err(|e| Error::new(format!("cannot list {}: {e}", dir.display())))?;
     for entry in entries {

@@ -251,6 +251,10 @@ pub fn run_shard(
         capacity: Vec::new(),
     };
     let mut searches = None;
+    let outputs = runner::RecordsPlan {
+        dir,
+        outputs: spec.outputs,
+    };
     if let Some(plan) = &grid.search {
         // Datasets for the range's two ends: a probe in between replays the same files.
         let his: Vec<RunPoint> = mine
@@ -264,6 +268,7 @@ pub fn run_shard(
             &mine,
             threads,
             &datasets,
+            Some(&outputs),
             &records,
             &mut writer,
             progress,
@@ -282,7 +287,15 @@ pub fn run_shard(
         outcome.skipped = mine.len() - todo.len();
         let datasets = runner::load_datasets(grid, &todo);
         let threads = options.threads.max(1);
-        outcome.ran = runner::execute(grid, &todo, threads, &datasets, &mut writer, progress)?;
+        outcome.ran = runner::execute(
+            grid,
+            &todo,
+            threads,
+            &datasets,
+            Some(&outputs),
+            &mut writer,
+            progress,
+        )?;
     }
     drop(writer);
     // The journals again, with what ran now (and what other shards journaled meanwhile).

@@ -12,6 +12,8 @@ use std::sync::Arc;
 use super::grid::{Grid, RunPoint};
 use super::journal::{ClassRecord, JournalWriter, RunRecord};
 use super::metric_row::MetricRow;
+use super::spec::Outputs;
+use crate::records::{Recorders, RequestLog, TimeSeries};
 use crate::workload::dataset::Dataset;
 use crate::workload::DatasetKey;
 use crate::{Error, Result, Simulator};
@@ -70,11 +72,41 @@ pub struct SweepProgress {
     pub failed: usize,
 }
 
-/// Runs one grid point to a record, turning errors and panics into error records.
+/// Where the runs of a sweep with `[outputs]` write their records: the results folder.
+#[derive(Debug, Clone, Copy)]
+pub struct RecordsPlan<'a> {
+    pub dir: &'a std::path::Path,
+    pub outputs: Outputs,
+}
+
+impl RecordsPlan<'_> {
+    /// The records of `run`, their files (`<table>/run_id=<id>/part-0.parquet`) made ready.
+    fn recorders(&self, run_id: &str, classes: &[String]) -> Result<Recorders> {
+        let file = |table: &str| -> Result<Box<dyn crate::records::RowSink>> {
+            let folder = self.dir.join(table).join(format!("run_id={run_id}"));
+            std::fs::create_dir_all(&folder)
+                .map_err(|e| Error::new(format!("cannot create {}: {e}", folder.display())))?;
+            crate::records::open(&folder.join("part-0.parquet"))
+        };
+        let mut recorders = Recorders::default();
+        if self.outputs.requests {
+            recorders.requests = Some(RequestLog::new(file("requests")?, classes.to_vec()));
+        }
+        if self.outputs.timeseries {
+            recorders.timeseries =
+                Some(TimeSeries::new(self.outputs.interval, file("timeseries")?));
+        }
+        Ok(recorders)
+    }
+}
+
+/// Runs one grid point to a record, turning errors and panics into error records; with
+/// `plan`, the run also writes its records.
 pub fn run_one(
     run: &RunPoint,
     params: serde_json::Map<String, serde_json::Value>,
     datasets: &Datasets,
+    plan: Option<&RecordsPlan>,
 ) -> RunRecord {
     let start = Instant::now();
     let simulate = |config: &crate::Config| {
@@ -83,7 +115,14 @@ pub fn run_one(
             Some(Some(Ok(dataset))) => Some(dataset.clone()),
             Some(None) | None => None,
         };
-        Simulator::with_dataset(config, dataset)?.run()
+        let simulator = Simulator::with_dataset(config, dataset)?;
+        match plan.filter(|p| p.outputs.any()) {
+            Some(plan) => {
+                let recorders = plan.recorders(&run.run_id, simulator.class_names())?;
+                simulator.with_recorders(recorders).run()
+            }
+            None => simulator.run(),
+        }
     };
     let result = match &run.config {
         Err(msg) => Err(msg.clone()),
@@ -177,6 +216,7 @@ pub fn execute(
     todo: &[usize],
     threads: usize,
     datasets: &Datasets,
+    plan: Option<&RecordsPlan>,
     journal: &mut JournalWriter,
     mut progress: impl FnMut(&SweepProgress),
 ) -> Result<usize> {
@@ -208,7 +248,7 @@ pub fn execute(
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some(&index) = order.get(i) else { break };
                         let run = &grid.runs[index];
-                        let record = run_one(run, params_json(grid, run), datasets);
+                        let record = run_one(run, params_json(grid, run), datasets, plan);
                         if tx.send(record).is_err() {
                             break;
                         }

@@ -91,9 +91,11 @@ pub struct SweepSpec {
     /// The axis searched for its largest value that meets the SLO, when one is (see
     /// search.rs); it is not among `axes`.
     pub search: Option<Search>,
+    /// `[outputs]`: the records each run writes beside its journal record.
+    pub outputs: Outputs,
 }
 
-const TOP_KEYS: &str = "name, base, seeds, set, axes, zip, exclude, compare, report";
+const TOP_KEYS: &str = "name, base, seeds, set, axes, zip, exclude, compare, report, outputs";
 const SECTIONS: [&str; 9] = [
     "hardware",
     "model",
@@ -272,6 +274,7 @@ impl SweepSpec {
             compare,
             report,
             search,
+            outputs: Outputs::parse(table.get("outputs"))?,
         })
     }
 
@@ -527,6 +530,8 @@ fn parse_zip(group: &Value, index: usize) -> Result<Axis> {
 }
 
 mod exclude;
+mod outputs;
+pub use outputs::Outputs;
 
 #[cfg(test)]
 mod tests;
