@@ -22,7 +22,7 @@ use std::sync::mpsc;
 use super::grid::{Grid, RunPoint};
 use super::journal::{JournalWriter, RunRecord};
 use super::records::Records;
-use super::runner::{params_json, run_one, Datasets, RecordsPlan, SweepProgress};
+use super::runner::{params_json, run_one, RunEnv, SweepProgress};
 use super::search::{bisect, Found, Probe, Walk};
 use super::stats::{describe, paired, Described, Paired};
 use crate::Result;
@@ -102,8 +102,7 @@ pub fn execute(
     grid: &Grid,
     todo: &[usize],
     threads: usize,
-    datasets: &Datasets,
-    plan: Option<&RecordsPlan>,
+    env: RunEnv,
     records: &dyn Records,
     journal: &mut JournalWriter,
     mut progress: impl FnMut(&SweepProgress),
@@ -150,8 +149,7 @@ pub fn execute(
                                     verdict(Some(&record))
                                 }
                                 None => {
-                                    let record =
-                                        run_one(&run, params_json(grid, &run), datasets, plan);
+                                    let record = run_one(&run, params_json(grid, &run), env);
                                     let outcome = verdict(Some(&record));
                                     let _ = tx.send(Message::Ran(record));
                                     outcome

@@ -267,8 +267,10 @@ pub fn run_shard(
             grid,
             &mine,
             threads,
-            &datasets,
-            Some(&outputs),
+            runner::RunEnv {
+                datasets: &datasets,
+                outputs: Some(&outputs),
+            },
             &records,
             &mut writer,
             progress,
@@ -291,8 +293,10 @@ pub fn run_shard(
             grid,
             &todo,
             threads,
-            &datasets,
-            Some(&outputs),
+            runner::RunEnv {
+                datasets: &datasets,
+                outputs: Some(&outputs),
+            },
             &mut writer,
             progress,
         )?;

@@ -100,14 +100,22 @@ impl RecordsPlan<'_> {
     }
 }
 
+/// What every run of a sweep reads and where it writes: the loaded datasets, and with
+/// `[outputs]` the plan of its records.
+#[derive(Clone, Copy)]
+pub struct RunEnv<'a> {
+    pub datasets: &'a Datasets,
+    pub outputs: Option<&'a RecordsPlan<'a>>,
+}
+
 /// Runs one grid point to a record, turning errors and panics into error records; with
 /// `plan`, the run also writes its records.
 pub fn run_one(
     run: &RunPoint,
     params: serde_json::Map<String, serde_json::Value>,
-    datasets: &Datasets,
-    plan: Option<&RecordsPlan>,
+    env: RunEnv,
 ) -> RunRecord {
+    let (datasets, plan) = (env.datasets, env.outputs);
     let start = Instant::now();
     let simulate = |config: &crate::Config| {
         let dataset = match DatasetKey::of(config)?.map(|key| datasets.get(&key)) {
@@ -215,8 +223,7 @@ pub fn execute(
     grid: &Grid,
     todo: &[usize],
     threads: usize,
-    datasets: &Datasets,
-    plan: Option<&RecordsPlan>,
+    env: RunEnv,
     journal: &mut JournalWriter,
     mut progress: impl FnMut(&SweepProgress),
 ) -> Result<usize> {
@@ -248,7 +255,7 @@ pub fn execute(
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some(&index) = order.get(i) else { break };
                         let run = &grid.runs[index];
-                        let record = run_one(run, params_json(grid, run), datasets, plan);
+                        let record = run_one(run, params_json(grid, run), env);
                         if tx.send(record).is_err() {
                             break;
                         }
