@@ -226,7 +226,8 @@ fn run_capped(dir: &Path, config: &str) -> (Option<i32>, String, Option<String>)
 
 /// Where the README documents a null: a latency statistic without samples (nested, or flat in
 /// `metrics`), the offered and served rates and the load verdict of closed-loop and batched
-/// runs (or too few arrivals), and the SLO metrics of a config without `[slo]`.
+/// runs (or too few arrivals), the SLO metrics of a config without `[slo]`, and the session
+/// statistics of a run without sessions.
 fn null_is_documented(path: &[String]) -> bool {
     let flat = |name: &str| {
         ["ttft_ms_", "e2e_ms_", "tpot_ms_", "itl_ms_"]
@@ -246,6 +247,8 @@ fn null_is_documented(path: &[String]) -> bool {
                 "kv_backpressure_ms_mean",
             ]
             .contains(&name)
+            // Sessions' statistics, without sessions (or none completed).
+            || name.starts_with("session_")
     };
     match path {
         [first, ..] if first == "latency_metrics" => true,
