@@ -19,6 +19,7 @@ pub mod engine;
 mod error;
 pub mod fleet;
 pub mod metrics;
+pub mod report;
 pub mod sweep;
 #[cfg(test)]
 mod testing;
