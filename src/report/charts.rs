@@ -237,10 +237,39 @@ impl Chart {
                 .label_font((FAMILY, 12))
                 .background_style(WHITE.mix(0.85))
                 .border_style(RGBColor(200, 200, 200))
-                .position(SeriesLabelPosition::UpperLeft)
+                .position(self.emptiest_corner(xs, ys))
                 .draw()?;
         }
         Ok(())
+    }
+
+    /// The corner with the fewest points near it, for the legend.
+    fn emptiest_corner(&self, xs: (f64, f64), ys: (f64, f64)) -> SeriesLabelPosition {
+        let mut counts = [0usize; 4];
+        for p in self.series.iter().flat_map(|s| &s.points) {
+            let u = (p.x - xs.0) / (xs.1 - xs.0);
+            let v = (p.y - ys.0) / (ys.1 - ys.0);
+            let near = |a: f64| a < 0.4;
+            let far = |a: f64| a > 0.6;
+            for (i, hit) in [
+                near(u) && far(v),
+                far(u) && far(v),
+                near(u) && near(v),
+                far(u) && near(v),
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                counts[i] += usize::from(hit);
+            }
+        }
+        let best = (0..4).min_by_key(|&i| counts[i]).unwrap_or(0);
+        match best {
+            0 => SeriesLabelPosition::UpperLeft,
+            1 => SeriesLabelPosition::UpperRight,
+            2 => SeriesLabelPosition::LowerLeft,
+            _ => SeriesLabelPosition::LowerRight,
+        }
     }
 
     /// The x and y ranges covering every point and interval, padded; never empty.

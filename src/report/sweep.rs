@@ -14,8 +14,9 @@ use super::sweep_charts::{
 use crate::sweep::compare::{better, Better};
 use crate::{Error, Result};
 
-/// Objective metrics when the spec has no `[report]` list.
-const DEFAULT_METRICS: [&str; 3] = ["ttft_ms_p99", "tpot_ms_p99", "output_tokens_per_s"];
+/// Objective metrics when the spec has no `[report]` list: the ones the sweep's console
+/// answer uses, so the page and the terminal speak of the same metrics.
+use crate::sweep::report::DEFAULT_OBJECTIVES as DEFAULT_METRICS;
 
 /// Significance level of the comparisons table's marks.
 const ALPHA: f64 = 0.05;
@@ -60,13 +61,15 @@ pub fn page(dir: &Path) -> Result<Page> {
     page.heading("Throughput vs interactivity (Pareto frontier)");
     let flags = match pareto_chart(&summary, &axes) {
         Some((chart, flags)) => {
-            page.chart(
-                chart,
+            let caption = format!(
                 "Each point is a sweep point, means over its seeds. x: tokens/s per user = \
                  1000 / tpot_ms_mean, the decode speed one request sees; y: \
                  output_tokens_per_s_per_gpu. Grey points are dominated (another point is at \
-                 least as good on both); frontier points are labelled with their parameters.",
+                 least as good on both); frontier points are labelled with their values of {} \
+                 (the pareto column of the table below marks every point).",
+                axes.join(", ")
             );
+            page.chart(chart, &caption);
             flags
         }
         None => {

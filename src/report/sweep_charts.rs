@@ -106,6 +106,17 @@ pub fn metric_chart(
 pub const PARETO_Y: &str = "output_tokens_per_s_per_gpu_mean";
 pub const PARETO_TPOT: &str = "tpot_ms_mean_mean";
 
+/// Most frontier points labelled: more labels would overlap.
+const MAX_LABELS: usize = 10;
+
+fn shorten(text: &str, limit: usize) -> String {
+    if text.chars().count() <= limit {
+        return text.to_string();
+    }
+    let head: String = text.chars().take(limit - 1).collect();
+    format!("{head}…")
+}
+
 /// The Pareto chart, and per summary row whether it is on the frontier (None: not drawn).
 pub fn pareto_chart(summary: &Table, axes: &[String]) -> Option<(Chart, Vec<Option<bool>>)> {
     let y = summary.numbers(PARETO_Y)?;
@@ -126,27 +137,39 @@ pub fn pareto_chart(summary: &Table, axes: &[String]) -> Option<(Chart, Vec<Opti
     let mut front = Vec::new();
     let mut dominated = Vec::new();
     let mut flags = vec![None; summary.rows.len()];
+    // Frontier points at the same place (equal means) share one marker; their labels list
+    // each axis's values there, `/`-separated.
+    let mut places: Vec<(f64, f64, Vec<Vec<String>>)> = Vec::new();
     for (k, &r) in rows.iter().enumerate() {
         let (x, y) = points[k];
         flags[r] = Some(on[k]);
-        if on[k] {
-            let label = point_label(summary, r, axes);
-            // Points at the same place (equal means) share one marker and one label.
-            match front.iter_mut().find(|p: &&mut Point| p.x == x && p.y == y) {
-                Some(same) => {
-                    if let Some(text) = &mut same.label {
-                        text.push_str(" | ");
-                        text.push_str(&label);
+        if !on[k] {
+            dominated.push(Point::new(x, y));
+            continue;
+        }
+        let values: Vec<String> = axes.iter().map(|a| summary.text(r, a)).collect();
+        match places.iter_mut().find(|p| p.0 == x && p.1 == y) {
+            Some(place) => {
+                for (seen, v) in place.2.iter_mut().zip(values) {
+                    if !seen.contains(&v) {
+                        seen.push(v);
                     }
                 }
-                None => front.push(Point {
-                    label: (!label.is_empty()).then_some(label),
-                    ..Point::new(x, y)
-                }),
             }
-        } else {
-            dominated.push(Point::new(x, y));
+            None => places.push((x, y, values.into_iter().map(|v| vec![v]).collect())),
         }
+    }
+    // A label on every point up to MAX_LABELS, else on evenly spaced ones.
+    places.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let every = places.len().div_ceil(MAX_LABELS).max(1);
+    for (i, (x, y, values)) in places.into_iter().enumerate() {
+        let text: Vec<String> = values.iter().map(|v| v.join("/")).collect();
+        let text = text.join(", ");
+        let label = (!text.is_empty() && i % every == 0).then(|| shorten(&text, 48));
+        front.push(Point {
+            label,
+            ..Point::new(x, y)
+        });
     }
     front.sort_by(|a, b| a.x.total_cmp(&b.x));
     let chart = Chart {
