@@ -21,6 +21,7 @@ pub mod fleet;
 pub mod metrics;
 pub mod observe;
 pub mod records;
+pub mod report;
 pub mod sweep;
 #[cfg(test)]
 mod testing;

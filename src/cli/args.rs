@@ -36,6 +36,10 @@ pub enum Command {
     /// (model.hf_config).
     #[command(after_help = PRESETS_HELP)]
     Presets(PresetsArgs),
+    /// Turn a sweep's results folder or a run's JSON into one self-contained HTML page, and
+    /// optionally its charts as SVG or PNG files.
+    #[command(after_help = REPORT_HELP)]
+    Report(ReportArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
     #[command(after_help = COMPLETIONS_HELP)]
     Completions(CompletionsArgs),
@@ -165,6 +169,38 @@ pub struct ValidateArgs {
     /// Never use colors.
     #[arg(long)]
     pub no_color: bool,
+}
+
+pub const REPORT_HELP: &str = "\
+Examples:
+  inference-lab report results/policies
+  inference-lab report results/policies -o policies.html --svg figures --png figures
+  inference-lab report run.json -o run.html
+
+The page opens offline: its styles, script and charts (SVG) are inline.
+
+Exit codes:
+  0  success
+  1  any error, one line on stderr: not a results folder nor a run's JSON, a folder without
+     the sweep's tables, an unwritable output";
+
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    /// A sweep's results folder (with its summary table), or a run's JSON (`-o` of a run).
+    #[arg(value_name = "RESULTS_DIR|RUN.json")]
+    pub input: PathBuf,
+    /// The HTML file to write [default: RESULTS_DIR/report.html, or RUN.html beside RUN.json].
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Also write each chart as DIR/<chart>.svg.
+    #[arg(long, value_name = "DIR")]
+    pub svg: Option<PathBuf>,
+    /// Also write each chart as DIR/<chart>.png.
+    #[arg(long, value_name = "DIR")]
+    pub png: Option<PathBuf>,
+    /// Print nothing but errors.
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, clap::Args)]

@@ -19,6 +19,7 @@ macro_rules! out {
 
 mod args;
 mod calibrate;
+mod html_report;
 mod presets;
 mod progress;
 mod report;
@@ -48,6 +49,7 @@ pub fn main() -> Result<ExitCode> {
         Some(Command::Calibrate(args)) => calibrate::main(args),
         Some(Command::Validate(args)) => validate::main(args),
         Some(Command::Presets(args)) => presets::main(args),
+        Some(Command::Report(args)) => html_report::main(args),
         Some(Command::Completions(args)) => {
             let mut script = Vec::new();
             clap_complete::generate(
