@@ -8,9 +8,9 @@ use super::html::Page;
 use super::load::{read_json, read_partition, read_table, Table};
 use super::outputs::{latency_cdfs, timeseries_charts};
 use super::sweep_charts::{
-    capacity_chart, frontier_column, is_numeric, metric_chart, pareto_chart, point_label,
-    PARETO_TPOT, PARETO_Y,
+    capacity_chart, is_numeric, metric_chart, pareto_chart, point_label, PARETO_TPOT, PARETO_Y,
 };
+use super::sweep_tables::{failed_rows, failures, manifest_section, points_table};
 use crate::sweep::compare::{better, Better};
 use crate::{Error, Result};
 
@@ -232,79 +232,21 @@ fn capacity_section(page: &mut Page, dir: &Path, summary: &Table, axes: &[String
         if let Some(chart) = capacity_chart(&capacity, &groups) {
             page.chart(chart, "Mean over seeds of the largest value that meets the SLO; bars: the capacity table's ci_low and ci_high.");
         }
-        page.table(&capacity, true, &[]);
+        // With a baseline, each group's capacity is compared with it seed by seed.
+        let p = capacity.numbers("p_value").unwrap_or_default();
+        let marked: Vec<bool> = p.iter().map(|p| p.is_some_and(|p| p < ALPHA)).collect();
+        if !p.is_empty() {
+            page.paragraph(&format!(
+                "Highlighted rows: capacity differs from the baseline's with p_value < {ALPHA}."
+            ));
+        }
+        page.table(&capacity, true, &marked);
     }
     if summary.has_numbers("slo_attainment_mean") {
         page.heading("SLO attainment");
         metric_charts(page, summary, &["slo_attainment".to_string()], axes);
     }
     Ok(())
-}
-
-fn points_table(
-    summary: &Table,
-    axes: &[String],
-    metrics: &[String],
-    flags: &[Option<bool>],
-) -> Table {
-    let mut columns: Vec<String> = axes.to_vec();
-    columns.extend(["n", "n_error"].map(String::from));
-    for m in metrics {
-        for s in ["mean", "ci95_lo", "ci95_hi"] {
-            columns.push(format!("{m}_{s}"));
-        }
-    }
-    for extra in [PARETO_Y, PARETO_TPOT, "slo_attainment_mean"] {
-        if !columns.iter().any(|c| c == extra) && summary.has_numbers(extra) {
-            columns.push(extra.to_string());
-        }
-    }
-    columns.retain(|c| summary.index(c).is_some());
-    let idx: Vec<usize> = columns.iter().filter_map(|c| summary.index(c)).collect();
-    let mut rows: Vec<Vec<Value>> = summary
-        .rows
-        .iter()
-        .map(|row| idx.iter().map(|&i| row[i].clone()).collect())
-        .collect();
-    if !flags.is_empty() {
-        columns.push("pareto".to_string());
-        for (row, flag) in rows.iter_mut().zip(frontier_column(flags)) {
-            row.push(flag);
-        }
-    }
-    Table { columns, rows }
-}
-
-fn failed_rows(runs: &Table) -> Vec<usize> {
-    (0..runs.rows.len())
-        .filter(|&r| {
-            let status = runs.text(r, "status");
-            !status.is_empty() && status != "ok"
-        })
-        .collect()
-}
-
-fn failures(page: &mut Page, runs: &Table, axes: &[String]) {
-    page.heading("Failed runs");
-    let failed = failed_rows(runs);
-    if failed.is_empty() {
-        page.paragraph("None: every run finished.");
-        return;
-    }
-    let mut columns = vec!["run_id".to_string()];
-    columns.extend(axes.iter().cloned());
-    columns.extend(["seed", "status", "error"].map(String::from));
-    columns.retain(|c| runs.index(c).is_some());
-    let rows = failed
-        .iter()
-        .map(|&r| {
-            columns
-                .iter()
-                .map(|c| Value::String(runs.text(r, c)))
-                .collect()
-        })
-        .collect();
-    page.table(&Table { columns, rows }, true, &[]);
 }
 
 /// The latency CDFs and time series of the best point's first run, when the folder has
@@ -367,31 +309,4 @@ fn best_point_outputs(
         None => page.note("No time series for this run."),
     }
     Ok(())
-}
-
-fn manifest_section(page: &mut Page, manifest: Option<&Value>, spec: Option<&Value>) {
-    page.heading("Manifest");
-    match manifest {
-        Some(m) => {
-            let get = |k: &str| {
-                m.get(k)
-                    .map(|v| v.as_str().map_or(v.to_string(), String::from))
-            };
-            page.paragraph(&format!(
-                "{} {}, started {}, finished {}.",
-                get("tool").unwrap_or_else(|| "inference-lab".into()),
-                get("version").unwrap_or_default(),
-                get("started_at").unwrap_or_else(|| "?".into()),
-                get("finished_at").unwrap_or_else(|| "?".into()),
-            ));
-            if let Some(counts) = m.get("counts") {
-                page.preformatted(&serde_json::to_string_pretty(counts).unwrap_or_default());
-            }
-        }
-        None => page.note("No manifest.json in the folder."),
-    }
-    match spec.and_then(|s| s.get("text")).and_then(Value::as_str) {
-        Some(text) => page.preformatted(text),
-        None => page.note("No spec.json in the folder."),
-    }
 }
