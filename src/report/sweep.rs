@@ -51,7 +51,8 @@ pub fn page(dir: &Path) -> Result<Page> {
     overview(&mut page, &summary, runs.as_ref(), &axes);
 
     page.heading("Objective metrics");
-    metric_charts(&mut page, &summary, &metrics, &axes);
+    let groups = axis_groups(manifest.as_ref(), &axes);
+    metric_charts(&mut page, &summary, &metrics, &axes, &groups);
 
     if let Some(comparisons) = read_table(dir, "comparisons")? {
         page.heading("Paired comparisons");
@@ -80,7 +81,7 @@ pub fn page(dir: &Path) -> Result<Page> {
         }
     };
 
-    capacity_section(&mut page, dir, &summary, &axes)?;
+    capacity_section(&mut page, dir, &summary, &axes, &groups)?;
 
     page.heading("All points");
     page.note("Click a column header to sort. The page's summary-data block holds every column of summary.");
@@ -154,25 +155,100 @@ fn overview(page: &mut Page, summary: &Table, runs: Option<&Table>, axes: &[Stri
     }
 }
 
-fn metric_charts(page: &mut Page, summary: &Table, metrics: &[String], axes: &[String]) {
+/// The group of axes `axis` moves with (a `[[zip]]`), itself included.
+fn group_of<'a>(groups: &'a [Vec<String>], axis: &'a String) -> &'a [String] {
+    groups
+        .iter()
+        .find(|g| g.contains(axis))
+        .map_or(std::slice::from_ref(axis), Vec::as_slice)
+}
+
+/// The axis groups of the manifest's spec (zipped axes together), else one group per axis.
+fn axis_groups(manifest: Option<&Value>, axes: &[String]) -> Vec<Vec<String>> {
+    let listed = manifest
+        .and_then(|m| m.pointer("/spec/axes"))
+        .and_then(Value::as_array)
+        .map(|groups| {
+            groups
+                .iter()
+                .filter_map(|g| g.get("paths")?.as_array())
+                .map(|paths| {
+                    paths
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .map(String::from)
+                        .collect()
+                })
+                .collect::<Vec<Vec<String>>>()
+        })
+        .unwrap_or_default();
+    let mut groups: Vec<Vec<String>> = listed
+        .into_iter()
+        .map(|g: Vec<String>| {
+            g.into_iter()
+                .filter(|a| axes.contains(a))
+                .collect::<Vec<_>>()
+        })
+        .filter(|g| !g.is_empty())
+        .collect();
+    for a in axes {
+        if !groups.iter().any(|g| g.contains(a)) {
+            groups.push(vec![a.clone()]);
+        }
+    }
+    groups
+}
+
+/// Each metric against each numeric axis (one chart per zipped group, against its first
+/// numeric axis), lines per combination of the other groups' values.
+fn metric_charts(
+    page: &mut Page,
+    summary: &Table,
+    metrics: &[String],
+    axes: &[String],
+    groups: &[Vec<String>],
+) {
     if axes.is_empty() {
         page.note("The sweep has no axes: its single point is in the table below.");
         return;
     }
-    let numeric: Vec<&String> = axes.iter().filter(|a| is_numeric(summary, a)).collect();
+    let mut numeric: Vec<&String> = Vec::new();
+    for a in axes.iter().filter(|a| is_numeric(summary, a)) {
+        if !numeric.iter().any(|n| group_of(groups, n).contains(a)) {
+            numeric.push(a);
+        }
+    }
     for metric in metrics {
         let mut xs: Vec<(&String, bool)> = numeric.iter().map(|a| (*a, false)).collect();
         if xs.is_empty() {
             xs.push((&axes[0], true));
         }
         for (x, categorical) in xs {
-            let others: Vec<String> = axes.iter().filter(|a| *a != x).cloned().collect();
+            let group = group_of(groups, x);
+            let others: Vec<String> = axes
+                .iter()
+                .filter(|a| !group.contains(a))
+                .cloned()
+                .collect();
+            let zipped: Vec<&String> = group.iter().filter(|a| *a != x).collect();
+            let along = if zipped.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " {} moves with {x} ([[zip]]).",
+                    zipped
+                        .iter()
+                        .map(|a| a.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            };
             if let Some(chart) = metric_chart(summary, metric, x, &others, categorical) {
                 page.chart(
                     chart,
                     &format!(
                         "Mean of {metric} over seeds; bars: the summary's {metric}_ci95_lo and \
-                         {metric}_ci95_hi (95% interval). One line per value of {}.",
+                         {metric}_ci95_hi (95% interval). One line per value of {}.{along}",
                         if others.is_empty() {
                             "-".to_string()
                         } else {
@@ -220,7 +296,13 @@ fn comparison_table(page: &mut Page, table: &Table, metrics: &[String], manifest
     page.table(&shown, true, &marked);
 }
 
-fn capacity_section(page: &mut Page, dir: &Path, summary: &Table, axes: &[String]) -> Result<()> {
+fn capacity_section(
+    page: &mut Page,
+    dir: &Path,
+    summary: &Table,
+    axes: &[String],
+    groups: &[Vec<String>],
+) -> Result<()> {
     if let Some(capacity) = read_table(dir, "capacity")? {
         page.heading("Capacity");
         let end = capacity.index("searched").unwrap_or(0);
@@ -244,7 +326,7 @@ fn capacity_section(page: &mut Page, dir: &Path, summary: &Table, axes: &[String
     }
     if summary.has_numbers("slo_attainment_mean") {
         page.heading("SLO attainment");
-        metric_charts(page, summary, &["slo_attainment".to_string()], axes);
+        metric_charts(page, summary, &["slo_attainment".to_string()], axes, groups);
     }
     Ok(())
 }
