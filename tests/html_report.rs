@@ -227,3 +227,28 @@ fn a_sweep_with_per_run_requests_draws_the_best_point() {
     let png = std::fs::read(s.path("pngs/best-cdf-ttft_ms.png")).unwrap();
     assert_eq!(&png[1..4], b"PNG");
 }
+
+#[test]
+fn request_classes_get_their_section() {
+    let s = Scratch::new("html-report", "classes");
+    let classes = "\n[[workload.classes]]\nname = \"chat\"\nfraction = 0.6\n\n\
+                   [[workload.classes]]\nname = \"batch\"\nfraction = 0.4\n";
+    let base = std::fs::read_to_string(common::sweep::TINY).unwrap() + classes;
+    std::fs::write(s.path("classy.toml"), base).unwrap();
+    std::fs::write(
+        s.path("spec.toml"),
+        "name = \"classy\"\nbase = \"classy.toml\"\nseeds = 2\n\
+         [axes]\nworkload.arrival_rate = [10.0, 30.0]\n",
+    )
+    .unwrap();
+    let out = s.run(&["sweep", "spec.toml", "-q"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let out = s.run(&["report", "results/classy", "-q"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let html = read(&s.path("results/classy/report.html"));
+    assert!(html.contains("Request classes"));
+    assert!(html.contains("per class"), "no per-class chart");
+    let table = read_parquet(&s.path("results/classy/classes_summary.parquet"));
+    let rows = embedded(&html, "classes-summary-data");
+    assert_eq!(rows.as_array().unwrap().len(), table.height());
+}

@@ -10,7 +10,7 @@ use super::outputs::{latency_cdfs, timeseries_charts};
 use super::sweep_charts::{
     capacity_chart, is_numeric, metric_chart, pareto_chart, point_label, PARETO_TPOT, PARETO_Y,
 };
-use super::sweep_tables::{failed_rows, failures, manifest_section, points_table};
+use super::sweep_tables::{classes_section, failed_rows, failures, manifest_section, points_table};
 use crate::sweep::compare::{better, Better};
 use crate::{Error, Result};
 
@@ -82,6 +82,10 @@ pub fn page(dir: &Path) -> Result<Page> {
     };
 
     capacity_section(&mut page, dir, &summary, &axes, &groups)?;
+
+    if let Some(classes) = read_table(dir, "classes_summary")? {
+        classes_section(&mut page, &classes, &axes, &metrics);
+    }
 
     page.heading("All points");
     page.note("Click a column header to sort. The page's summary-data block holds every column of summary.");

@@ -4,7 +4,7 @@ use serde_json::Value;
 
 use super::html::Page;
 use super::load::Table;
-use super::sweep_charts::{frontier_column, PARETO_TPOT, PARETO_Y};
+use super::sweep_charts::{frontier_column, is_numeric, metric_chart, PARETO_TPOT, PARETO_Y};
 
 /// The points table: axes, run counts, each objective's mean and interval, the Pareto inputs,
 /// and whether the point is on the frontier.
@@ -102,4 +102,51 @@ pub fn manifest_section(page: &mut Page, manifest: Option<&Value>, spec: Option<
         Some(text) => page.preformatted(text),
         None => page.note("No spec.json in the folder."),
     }
+}
+
+/// Class metrics shown when none of the objective metrics is a class metric.
+const CLASS_METRICS: [&str; 3] = ["ttft_ms_p99", "tpot_ms_p99", "slo_attainment"];
+
+/// The classes_summary table (runs with request classes): each class's objective metrics per
+/// point, and the first against the first numeric axis, one line per class (and other axes).
+pub fn classes_section(page: &mut Page, classes: &Table, axes: &[String], metrics: &[String]) {
+    page.heading("Request classes");
+    let has = |m: &str| classes.index(&format!("{m}_mean")).is_some();
+    let mut shown: Vec<String> = metrics.iter().filter(|m| has(m)).cloned().collect();
+    if shown.is_empty() {
+        shown = CLASS_METRICS
+            .iter()
+            .filter(|m| has(m))
+            .map(|m| m.to_string())
+            .collect();
+    }
+    let x = axes.iter().find(|a| is_numeric(classes, a));
+    if let (Some(x), Some(metric)) = (x, shown.first()) {
+        let mut others: Vec<String> = axes.iter().filter(|a| *a != x).cloned().collect();
+        others.push("class".to_string());
+        if let Some(mut chart) = metric_chart(classes, metric, x, &others, false) {
+            chart.name = format!("classes-{}", chart.name);
+            chart.title = format!("{} per class", chart.title);
+            page.chart(
+                chart,
+                &format!("Each class's mean {metric} over seeds; bars: classes_summary's {metric}_ci95_lo and _ci95_hi."),
+            );
+        }
+    }
+    let mut columns: Vec<String> = axes.to_vec();
+    columns.extend(["class", "n"].map(String::from));
+    for m in &shown {
+        for s in ["mean", "ci95_lo", "ci95_hi"] {
+            columns.push(format!("{m}_{s}"));
+        }
+    }
+    columns.retain(|c| classes.index(c).is_some());
+    let idx: Vec<usize> = columns.iter().filter_map(|c| classes.index(c)).collect();
+    let rows = classes
+        .rows
+        .iter()
+        .map(|row| idx.iter().map(|&i| row[i].clone()).collect())
+        .collect();
+    page.table(&Table { columns, rows }, true, &[]);
+    page.data("classes-summary-data", classes.to_json_rows());
 }
