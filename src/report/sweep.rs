@@ -16,7 +16,7 @@ use crate::{Error, Result};
 
 /// Objective metrics when the spec has no `[report]` list: the ones the sweep's console
 /// answer uses, so the page and the terminal speak of the same metrics.
-use crate::sweep::report::DEFAULT_OBJECTIVES as DEFAULT_METRICS;
+const DEFAULT_METRICS: [&str; 3] = crate::sweep::report::DEFAULT_OBJECTIVES;
 
 /// Significance level of the comparisons table's marks.
 const ALPHA: f64 = 0.05;
@@ -47,7 +47,7 @@ pub fn page(dir: &Path) -> Result<Page> {
         .unwrap_or("sweep");
     let mut page = Page::new(&format!("inference-lab report: {name}"));
     let axes = axes(manifest.as_ref(), &summary);
-    let metrics = objective_metrics(manifest.as_ref(), &summary);
+    let metrics = objective_metrics(manifest.as_ref(), spec.as_ref(), &summary);
     overview(&mut page, &summary, runs.as_ref(), &axes);
 
     page.heading("Objective metrics");
@@ -121,17 +121,37 @@ fn axes(manifest: Option<&Value>, summary: &Table) -> Vec<String> {
         .collect()
 }
 
-/// The spec's `[report]` metrics, else the defaults; those the summary has.
-fn objective_metrics(manifest: Option<&Value>, summary: &Table) -> Vec<String> {
-    let named: Vec<String> = manifest
+/// The spec's `[report]` metrics (as the manifest records them, else from the spec's text in
+/// spec.json), else the defaults; those the summary has.
+fn objective_metrics(
+    manifest: Option<&Value>,
+    spec: Option<&Value>,
+    summary: &Table,
+) -> Vec<String> {
+    let strings = |a: &Vec<Value>| -> Vec<String> {
+        a.iter()
+            .filter_map(Value::as_str)
+            .map(String::from)
+            .collect()
+    };
+    let recorded = manifest
         .and_then(|m| m.pointer("/spec/report"))
         .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
+        .map(strings);
+    let written = || {
+        let text = spec?.get("text")?.as_str()?;
+        let table: toml::Table = text.parse().ok()?;
+        let metrics = table.get("report")?.get("metrics")?.as_array()?;
+        Some(
+            metrics
+                .iter()
+                .filter_map(|m| m.as_str())
                 .map(String::from)
-                .collect()
-        })
+                .collect(),
+        )
+    };
+    let named: Vec<String> = recorded
+        .or_else(written)
         .filter(|v: &Vec<String>| !v.is_empty())
         .unwrap_or_else(|| DEFAULT_METRICS.map(String::from).to_vec());
     named
