@@ -58,7 +58,7 @@ fn completions_are_printed_for_each_shell() {
 
 #[test]
 fn every_help_has_examples_and_exit_codes() {
-    let commands: [&[&str]; 8] = [
+    let commands: [&[&str]; 9] = [
         &[],
         &["sweep"],
         &["sweep", "merge"],
@@ -66,6 +66,7 @@ fn every_help_has_examples_and_exit_codes() {
         &["calibrate", "fit"],
         &["calibrate", "predict"],
         &["validate"],
+        &["report"],
         &["completions"],
     ];
     for command in commands {
@@ -101,11 +102,12 @@ fn every_help_has_examples_and_exit_codes() {
 
 #[test]
 fn a_missing_required_argument_is_named() {
-    let cases: [(&[&str], &[&str]); 5] = [
+    let cases: [(&[&str], &[&str]); 6] = [
         (&["calibrate", "fit"], &["--steps", "--config"]),
         (&["calibrate", "predict", "--steps", "x.csv"], &["--config"]),
         (&["validate"], &["CONFIG"]),
         (&["sweep"], &["SPEC_OR_GLOB"]),
+        (&["report"], &["RESULTS_DIR|RUN.json"]),
         (&["completions"], &["SHELL"]),
     ];
     for (args, names) in cases {

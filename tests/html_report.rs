@@ -98,7 +98,7 @@ fn run_json_report_says_what_is_missing() {
     let out = s.run(&["report", "run.json", "-o", "page.html", "-q"]);
     assert!(out.status.success(), "{}", describe(&out));
     let html = read(&s.path("page.html"));
-    assert!(html.contains("<svg") && html.contains("Latency percentiles"));
+    assert!(html.contains("<svg") && html.contains("ttft_ms percentiles"));
     assert!(
         html.contains("no &quot;outputs&quot; object"),
         "absent outputs not said"
@@ -145,4 +145,110 @@ fn bad_inputs_fail_with_one_line() {
         );
         assert!(!stderr.contains("panicked"), "{input}");
     }
+}
+
+/// Writes `rows` under `header` as a CSV file.
+fn write_csv(path: &Path, header: &str, rows: usize, row: impl Fn(usize) -> String) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let mut text = format!("{header}\n");
+    for i in 0..rows {
+        text.push_str(&row(i));
+        text.push('\n');
+    }
+    std::fs::write(path, text).unwrap();
+}
+
+fn requests_csv(path: &Path) {
+    write_csv(path, "request_id,ttft_ms,tpot_ms,e2e_ms", 50, |i| {
+        format!("{i},{},{},{}", 10 + i, 5.0 + i as f64 / 10.0, 100 + 3 * i)
+    });
+}
+
+fn timeseries_csv(path: &Path) {
+    write_csv(
+        path,
+        "time_s,running,waiting,kv_cache_util,output_tokens_per_s",
+        40,
+        |i| {
+            format!(
+                "{},{},{},{},{}",
+                i as f64 / 4.0,
+                i % 7,
+                i % 3,
+                i as f64 / 80.0,
+                100 * i
+            )
+        },
+    );
+}
+
+#[test]
+fn run_json_outputs_are_drawn() {
+    let s = Scratch::new("html-report", "outputs");
+    let out = s.run(&["-c", common::sweep::TINY, "-q", "-o", "run.json"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let mut run: Value = serde_json::from_str(&read(&s.path("run.json"))).unwrap();
+    run["outputs"] =
+        serde_json::json!({ "requests": "out/requests.csv", "timeseries": "out/ts.csv" });
+    std::fs::write(s.path("run.json"), run.to_string()).unwrap();
+    requests_csv(&s.path("out/requests.csv"));
+    timeseries_csv(&s.path("out/ts.csv"));
+    let out = s.run(&["report", "run.json", "--svg", "figs", "-q"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let html = read(&s.path("run.html"));
+    for title in [
+        "TTFT CDF",
+        "E2E latency CDF",
+        "Running requests over time",
+        "Waiting requests over time",
+        "KV cache utilisation over time",
+    ] {
+        assert!(html.contains(title), "no chart {title}");
+    }
+    assert!(s.path("figs/cdf-ttft_ms.svg").is_file());
+    assert!(s.path("figs/timeseries-kv_cache_util.svg").is_file());
+}
+
+#[test]
+fn a_sweep_with_per_run_requests_draws_the_best_point() {
+    let s = Scratch::new("html-report", "partitions");
+    sweep(&s);
+    let runs = read_parquet(&s.path("results/rep/runs.parquet"));
+    for id in common::sweep::column_str(&runs, "run_id") {
+        requests_csv(&s.path(&format!("results/rep/requests/run_id={id}/part-0.csv")));
+        timeseries_csv(&s.path(&format!("results/rep/timeseries/run_id={id}/part-0.csv")));
+    }
+    let out = s.run(&["report", "results/rep", "--png", "pngs", "-q"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let html = read(&s.path("results/rep/report.html"));
+    assert!(html.contains("Best point&#39;s requests and time series"));
+    assert!(html.contains("TTFT CDF (run "));
+    assert!(html.contains("Running requests over time (run "));
+    let png = std::fs::read(s.path("pngs/best-cdf-ttft_ms.png")).unwrap();
+    assert_eq!(&png[1..4], b"PNG");
+}
+
+#[test]
+fn request_classes_get_their_section() {
+    let s = Scratch::new("html-report", "classes");
+    let classes = "\n[[workload.classes]]\nname = \"chat\"\nfraction = 0.6\n\n\
+                   [[workload.classes]]\nname = \"batch\"\nfraction = 0.4\n";
+    let base = std::fs::read_to_string(common::sweep::TINY).unwrap() + classes;
+    std::fs::write(s.path("classy.toml"), base).unwrap();
+    std::fs::write(
+        s.path("spec.toml"),
+        "name = \"classy\"\nbase = \"classy.toml\"\nseeds = 2\n\
+         [axes]\nworkload.arrival_rate = [10.0, 30.0]\n",
+    )
+    .unwrap();
+    let out = s.run(&["sweep", "spec.toml", "-q"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let out = s.run(&["report", "results/classy", "-q"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let html = read(&s.path("results/classy/report.html"));
+    assert!(html.contains("Request classes"));
+    assert!(html.contains("per class"), "no per-class chart");
+    let table = read_parquet(&s.path("results/classy/classes_summary.parquet"));
+    let rows = embedded(&html, "classes-summary-data");
+    assert_eq!(rows.as_array().unwrap().len(), table.height());
 }

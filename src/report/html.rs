@@ -165,3 +165,46 @@ document.querySelectorAll('table.sortable').forEach(function (table) {
   });
 });
 "#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_is_escaped() {
+        assert_eq!(
+            escape("<a href='x'>&\"</a>"),
+            "&lt;a href=&#39;x&#39;&gt;&amp;&quot;&lt;/a&gt;"
+        );
+    }
+
+    #[test]
+    fn data_cannot_end_its_script_early() {
+        let mut page = Page::new("t");
+        let value = serde_json::json!({ "error": "</script><script>alert(1)</script>" });
+        page.data("d", value.clone());
+        let html = page.render();
+        let open = "<script type=\"application/json\" id=\"d\">";
+        let start = html.find(open).unwrap() + open.len();
+        let end = start + html[start..].find("</script>").unwrap();
+        let back: Value = serde_json::from_str(&html[start..end]).unwrap();
+        assert_eq!(back, value);
+    }
+
+    #[test]
+    fn tables_mark_rows_and_keep_numbers_sortable() {
+        let mut page = Page::new("t");
+        let table = Table {
+            columns: vec!["a".into(), "b".into()],
+            rows: vec![
+                vec![Value::from(1.5), Value::from("<x>")],
+                vec![Value::from(2), Value::Null],
+            ],
+        };
+        page.table(&table, true, &[false, true]);
+        let html = page.render();
+        assert!(html.contains("<table class=\"sortable\">"));
+        assert!(html.contains("<td data-v=\"1.5\">1.5</td><td>&lt;x&gt;</td>"));
+        assert!(html.contains("<tr class=\"sig\"><td data-v=\"2\">2</td><td></td>"));
+    }
+}

@@ -18,6 +18,7 @@ mod pareto;
 mod run;
 mod sweep;
 mod sweep_charts;
+mod sweep_tables;
 
 use std::path::{Path, PathBuf};
 

@@ -106,10 +106,12 @@ pub fn page(path: &Path, run: &Value) -> Result<Page> {
         })
         .collect();
     page.table(&Table { columns, rows }, false, &[]);
-    page.chart(
-        percentile_chart(&metrics),
-        "Each latency's percentiles as the run's JSON reports them (metrics.<latency>_p50 ... _p99).",
-    );
+    for chart in percentile_charts(&metrics) {
+        page.chart(
+            chart,
+            "The percentiles the run's JSON reports (metrics.<latency>_p50 ... _p99).",
+        );
+    }
 
     for key in ["classes", "sessions", "replicas"] {
         if let Some(value) = run.get(key) {
@@ -131,32 +133,32 @@ pub fn page(path: &Path, run: &Value) -> Result<Page> {
     Ok(page)
 }
 
-fn percentile_chart(metrics: &Map<String, Value>) -> Chart {
-    let series = LATENCIES
+/// One chart per latency (their scales differ a hundredfold: TTFT against E2E).
+fn percentile_charts(metrics: &Map<String, Value>) -> Vec<Chart> {
+    LATENCIES
         .iter()
-        .map(|l| Series {
-            name: l.to_string(),
-            mark: Mark::Line,
-            grey: false,
-            points: PERCENTILES
-                .iter()
-                .enumerate()
-                .filter_map(|(i, p)| {
-                    let y = metrics.get(&format!("{l}_{p}"))?.as_f64()?;
-                    Some(Point::new(i as f64, y))
-                })
-                .collect(),
+        .map(|l| Chart {
+            name: format!("percentiles-{l}"),
+            title: format!("{l} percentiles"),
+            x_label: "percentile".into(),
+            y_label: (*l).into(),
+            x_categories: Some(PERCENTILES.map(String::from).to_vec()),
+            series: vec![Series {
+                name: String::new(),
+                mark: Mark::Line,
+                grey: false,
+                points: PERCENTILES
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, p)| {
+                        let y = metrics.get(&format!("{l}_{p}"))?.as_f64()?;
+                        Some(Point::new(i as f64, y))
+                    })
+                    .collect(),
+            }],
         })
-        .filter(|s| !s.points.is_empty())
-        .collect();
-    Chart {
-        name: "latency-percentiles".into(),
-        title: "Latency percentiles".into(),
-        x_label: "percentile".into(),
-        y_label: "ms".into(),
-        x_categories: Some(PERCENTILES.map(String::from).to_vec()),
-        series,
-    }
+        .filter(|c| c.has_points())
+        .collect()
 }
 
 /// The files the JSON's `outputs` object names (relative to the JSON's folder), drawn.

@@ -8,15 +8,15 @@ use super::html::Page;
 use super::load::{read_json, read_partition, read_table, Table};
 use super::outputs::{latency_cdfs, timeseries_charts};
 use super::sweep_charts::{
-    capacity_chart, frontier_column, is_numeric, metric_chart, pareto_chart, point_label,
-    PARETO_TPOT, PARETO_Y,
+    capacity_chart, is_numeric, metric_chart, pareto_chart, point_label, PARETO_TPOT, PARETO_Y,
 };
+use super::sweep_tables::{classes_section, failed_rows, failures, manifest_section, points_table};
 use crate::sweep::compare::{better, Better};
 use crate::{Error, Result};
 
 /// Objective metrics when the spec has no `[report]` list: the ones the sweep's console
 /// answer uses, so the page and the terminal speak of the same metrics.
-use crate::sweep::report::DEFAULT_OBJECTIVES as DEFAULT_METRICS;
+const DEFAULT_METRICS: [&str; 3] = crate::sweep::report::DEFAULT_OBJECTIVES;
 
 /// Significance level of the comparisons table's marks.
 const ALPHA: f64 = 0.05;
@@ -47,11 +47,12 @@ pub fn page(dir: &Path) -> Result<Page> {
         .unwrap_or("sweep");
     let mut page = Page::new(&format!("inference-lab report: {name}"));
     let axes = axes(manifest.as_ref(), &summary);
-    let metrics = objective_metrics(manifest.as_ref(), &summary);
+    let metrics = objective_metrics(manifest.as_ref(), spec.as_ref(), &summary);
     overview(&mut page, &summary, runs.as_ref(), &axes);
 
     page.heading("Objective metrics");
-    metric_charts(&mut page, &summary, &metrics, &axes);
+    let groups = axis_groups(manifest.as_ref(), &axes);
+    metric_charts(&mut page, &summary, &metrics, &axes, &groups);
 
     if let Some(comparisons) = read_table(dir, "comparisons")? {
         page.heading("Paired comparisons");
@@ -80,7 +81,11 @@ pub fn page(dir: &Path) -> Result<Page> {
         }
     };
 
-    capacity_section(&mut page, dir, &summary, &axes)?;
+    capacity_section(&mut page, dir, &summary, &axes, &groups)?;
+
+    if let Some(classes) = read_table(dir, "classes_summary")? {
+        classes_section(&mut page, &classes, &axes, &metrics);
+    }
 
     page.heading("All points");
     page.note("Click a column header to sort. The page's summary-data block holds every column of summary.");
@@ -116,17 +121,37 @@ fn axes(manifest: Option<&Value>, summary: &Table) -> Vec<String> {
         .collect()
 }
 
-/// The spec's `[report]` metrics, else the defaults; those the summary has.
-fn objective_metrics(manifest: Option<&Value>, summary: &Table) -> Vec<String> {
-    let named: Vec<String> = manifest
+/// The spec's `[report]` metrics (as the manifest records them, else from the spec's text in
+/// spec.json), else the defaults; those the summary has.
+fn objective_metrics(
+    manifest: Option<&Value>,
+    spec: Option<&Value>,
+    summary: &Table,
+) -> Vec<String> {
+    let strings = |a: &Vec<Value>| -> Vec<String> {
+        a.iter()
+            .filter_map(Value::as_str)
+            .map(String::from)
+            .collect()
+    };
+    let recorded = manifest
         .and_then(|m| m.pointer("/spec/report"))
         .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
+        .map(strings);
+    let written = || {
+        let text = spec?.get("text")?.as_str()?;
+        let table: toml::Table = text.parse().ok()?;
+        let metrics = table.get("report")?.get("metrics")?.as_array()?;
+        Some(
+            metrics
+                .iter()
+                .filter_map(|m| m.as_str())
                 .map(String::from)
-                .collect()
-        })
+                .collect(),
+        )
+    };
+    let named: Vec<String> = recorded
+        .or_else(written)
         .filter(|v: &Vec<String>| !v.is_empty())
         .unwrap_or_else(|| DEFAULT_METRICS.map(String::from).to_vec());
     named
@@ -154,25 +179,100 @@ fn overview(page: &mut Page, summary: &Table, runs: Option<&Table>, axes: &[Stri
     }
 }
 
-fn metric_charts(page: &mut Page, summary: &Table, metrics: &[String], axes: &[String]) {
+/// The group of axes `axis` moves with (a `[[zip]]`), itself included.
+fn group_of<'a>(groups: &'a [Vec<String>], axis: &'a String) -> &'a [String] {
+    groups
+        .iter()
+        .find(|g| g.contains(axis))
+        .map_or(std::slice::from_ref(axis), Vec::as_slice)
+}
+
+/// The axis groups of the manifest's spec (zipped axes together), else one group per axis.
+fn axis_groups(manifest: Option<&Value>, axes: &[String]) -> Vec<Vec<String>> {
+    let listed = manifest
+        .and_then(|m| m.pointer("/spec/axes"))
+        .and_then(Value::as_array)
+        .map(|groups| {
+            groups
+                .iter()
+                .filter_map(|g| g.get("paths")?.as_array())
+                .map(|paths| {
+                    paths
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .map(String::from)
+                        .collect()
+                })
+                .collect::<Vec<Vec<String>>>()
+        })
+        .unwrap_or_default();
+    let mut groups: Vec<Vec<String>> = listed
+        .into_iter()
+        .map(|g: Vec<String>| {
+            g.into_iter()
+                .filter(|a| axes.contains(a))
+                .collect::<Vec<_>>()
+        })
+        .filter(|g| !g.is_empty())
+        .collect();
+    for a in axes {
+        if !groups.iter().any(|g| g.contains(a)) {
+            groups.push(vec![a.clone()]);
+        }
+    }
+    groups
+}
+
+/// Each metric against each numeric axis (one chart per zipped group, against its first
+/// numeric axis), lines per combination of the other groups' values.
+fn metric_charts(
+    page: &mut Page,
+    summary: &Table,
+    metrics: &[String],
+    axes: &[String],
+    groups: &[Vec<String>],
+) {
     if axes.is_empty() {
         page.note("The sweep has no axes: its single point is in the table below.");
         return;
     }
-    let numeric: Vec<&String> = axes.iter().filter(|a| is_numeric(summary, a)).collect();
+    let mut numeric: Vec<&String> = Vec::new();
+    for a in axes.iter().filter(|a| is_numeric(summary, a)) {
+        if !numeric.iter().any(|n| group_of(groups, n).contains(a)) {
+            numeric.push(a);
+        }
+    }
     for metric in metrics {
         let mut xs: Vec<(&String, bool)> = numeric.iter().map(|a| (*a, false)).collect();
         if xs.is_empty() {
             xs.push((&axes[0], true));
         }
         for (x, categorical) in xs {
-            let others: Vec<String> = axes.iter().filter(|a| *a != x).cloned().collect();
+            let group = group_of(groups, x);
+            let others: Vec<String> = axes
+                .iter()
+                .filter(|a| !group.contains(a))
+                .cloned()
+                .collect();
+            let zipped: Vec<&String> = group.iter().filter(|a| *a != x).collect();
+            let along = if zipped.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " {} moves with {x} ([[zip]]).",
+                    zipped
+                        .iter()
+                        .map(|a| a.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            };
             if let Some(chart) = metric_chart(summary, metric, x, &others, categorical) {
                 page.chart(
                     chart,
                     &format!(
                         "Mean of {metric} over seeds; bars: the summary's {metric}_ci95_lo and \
-                         {metric}_ci95_hi (95% interval). One line per value of {}.",
+                         {metric}_ci95_hi (95% interval). One line per value of {}.{along}",
                         if others.is_empty() {
                             "-".to_string()
                         } else {
@@ -220,7 +320,13 @@ fn comparison_table(page: &mut Page, table: &Table, metrics: &[String], manifest
     page.table(&shown, true, &marked);
 }
 
-fn capacity_section(page: &mut Page, dir: &Path, summary: &Table, axes: &[String]) -> Result<()> {
+fn capacity_section(
+    page: &mut Page,
+    dir: &Path,
+    summary: &Table,
+    axes: &[String],
+    groups: &[Vec<String>],
+) -> Result<()> {
     if let Some(capacity) = read_table(dir, "capacity")? {
         page.heading("Capacity");
         let end = capacity.index("searched").unwrap_or(0);
@@ -232,79 +338,21 @@ fn capacity_section(page: &mut Page, dir: &Path, summary: &Table, axes: &[String
         if let Some(chart) = capacity_chart(&capacity, &groups) {
             page.chart(chart, "Mean over seeds of the largest value that meets the SLO; bars: the capacity table's ci_low and ci_high.");
         }
-        page.table(&capacity, true, &[]);
+        // With a baseline, each group's capacity is compared with it seed by seed.
+        let p = capacity.numbers("p_value").unwrap_or_default();
+        let marked: Vec<bool> = p.iter().map(|p| p.is_some_and(|p| p < ALPHA)).collect();
+        if !p.is_empty() {
+            page.paragraph(&format!(
+                "Highlighted rows: capacity differs from the baseline's with p_value < {ALPHA}."
+            ));
+        }
+        page.table(&capacity, true, &marked);
     }
     if summary.has_numbers("slo_attainment_mean") {
         page.heading("SLO attainment");
-        metric_charts(page, summary, &["slo_attainment".to_string()], axes);
+        metric_charts(page, summary, &["slo_attainment".to_string()], axes, groups);
     }
     Ok(())
-}
-
-fn points_table(
-    summary: &Table,
-    axes: &[String],
-    metrics: &[String],
-    flags: &[Option<bool>],
-) -> Table {
-    let mut columns: Vec<String> = axes.to_vec();
-    columns.extend(["n", "n_error"].map(String::from));
-    for m in metrics {
-        for s in ["mean", "ci95_lo", "ci95_hi"] {
-            columns.push(format!("{m}_{s}"));
-        }
-    }
-    for extra in [PARETO_Y, PARETO_TPOT, "slo_attainment_mean"] {
-        if !columns.iter().any(|c| c == extra) && summary.has_numbers(extra) {
-            columns.push(extra.to_string());
-        }
-    }
-    columns.retain(|c| summary.index(c).is_some());
-    let idx: Vec<usize> = columns.iter().filter_map(|c| summary.index(c)).collect();
-    let mut rows: Vec<Vec<Value>> = summary
-        .rows
-        .iter()
-        .map(|row| idx.iter().map(|&i| row[i].clone()).collect())
-        .collect();
-    if !flags.is_empty() {
-        columns.push("pareto".to_string());
-        for (row, flag) in rows.iter_mut().zip(frontier_column(flags)) {
-            row.push(flag);
-        }
-    }
-    Table { columns, rows }
-}
-
-fn failed_rows(runs: &Table) -> Vec<usize> {
-    (0..runs.rows.len())
-        .filter(|&r| {
-            let status = runs.text(r, "status");
-            !status.is_empty() && status != "ok"
-        })
-        .collect()
-}
-
-fn failures(page: &mut Page, runs: &Table, axes: &[String]) {
-    page.heading("Failed runs");
-    let failed = failed_rows(runs);
-    if failed.is_empty() {
-        page.paragraph("None: every run finished.");
-        return;
-    }
-    let mut columns = vec!["run_id".to_string()];
-    columns.extend(axes.iter().cloned());
-    columns.extend(["seed", "status", "error"].map(String::from));
-    columns.retain(|c| runs.index(c).is_some());
-    let rows = failed
-        .iter()
-        .map(|&r| {
-            columns
-                .iter()
-                .map(|c| Value::String(runs.text(r, c)))
-                .collect()
-        })
-        .collect();
-    page.table(&Table { columns, rows }, true, &[]);
 }
 
 /// The latency CDFs and time series of the best point's first run, when the folder has
@@ -367,31 +415,4 @@ fn best_point_outputs(
         None => page.note("No time series for this run."),
     }
     Ok(())
-}
-
-fn manifest_section(page: &mut Page, manifest: Option<&Value>, spec: Option<&Value>) {
-    page.heading("Manifest");
-    match manifest {
-        Some(m) => {
-            let get = |k: &str| {
-                m.get(k)
-                    .map(|v| v.as_str().map_or(v.to_string(), String::from))
-            };
-            page.paragraph(&format!(
-                "{} {}, started {}, finished {}.",
-                get("tool").unwrap_or_else(|| "inference-lab".into()),
-                get("version").unwrap_or_default(),
-                get("started_at").unwrap_or_else(|| "?".into()),
-                get("finished_at").unwrap_or_else(|| "?".into()),
-            ));
-            if let Some(counts) = m.get("counts") {
-                page.preformatted(&serde_json::to_string_pretty(counts).unwrap_or_default());
-            }
-        }
-        None => page.note("No manifest.json in the folder."),
-    }
-    match spec.and_then(|s| s.get("text")).and_then(Value::as_str) {
-        Some(text) => page.preformatted(text),
-        None => page.note("No spec.json in the folder."),
-    }
 }
