@@ -249,3 +249,53 @@ fn bad_record_flags_are_refused() {
         describe(&out)
     );
 }
+
+#[test]
+fn disaggregated_and_warmed_up_runs_record_what_the_summary_counts() {
+    let dir = TempDir::new("pd");
+    let requests = dir.join("pd.parquet");
+    // Prefill/decode disaggregation: each request is recorded once, on its decode replica,
+    // with the history of its prefill.
+    let doc = simulate(
+        &dir,
+        "configs/pd-llama3-8b-h100x8.toml",
+        &["--requests", requests.to_str().unwrap()],
+    );
+    let rows = read_parquet(&requests);
+    assert_eq!(
+        rows.height() as u64,
+        doc["metrics"]["requests_completed"].as_u64().unwrap()
+    );
+    let scheduled = numbers(&rows, "first_scheduled_s");
+    let first = numbers(&rows, "first_token_s");
+    let done = numbers(&rows, "completion_s");
+    for i in 0..rows.height() {
+        assert!(scheduled[i] <= first[i] && first[i] <= done[i], "row {i}");
+    }
+    let mut ttft = numbers(&rows, "ttft_ms");
+    ttft.sort_by(f64::total_cmp);
+    assert!(close(
+        quantile(&ttft, 0.99),
+        doc["metrics"]["ttft_ms_p99"].as_f64().unwrap()
+    ));
+    // A warm-up leaves its requests out of the records as out of the summary.
+    let warm = dir.join("warm.csv");
+    let doc = simulate(
+        &dir,
+        "tests/fixtures/tiny.toml",
+        &[
+            "--set",
+            "metrics.warmup_requests=10",
+            "--requests",
+            warm.to_str().unwrap(),
+        ],
+    );
+    let rows = CsvReadOptions::default()
+        .try_into_reader_with_file_path(Some(warm))
+        .unwrap()
+        .finish()
+        .unwrap();
+    assert_eq!(doc["metrics"]["requests_completed"], 20);
+    assert_eq!(rows.height(), 20);
+    assert!(numbers(&rows, "id").iter().all(|&id| id >= 10.0));
+}

@@ -46,21 +46,31 @@ pub fn latency_cdfs(requests: &Table, prefix: &str, whose: &str) -> Vec<Chart> {
         if points.last().is_some_and(|p| p.y < 1.0) {
             points.push(Point::new(xs[n - 1], 1.0));
         }
-        charts.push(Chart {
-            name: file_stem(&format!("{prefix}cdf-{column}")),
-            title: format!("{title} CDF{whose}"),
-            x_label: column.to_string(),
-            y_label: "fraction of requests".to_string(),
-            x_categories: None,
-            series: vec![Series {
-                name: String::new(),
-                mark: Mark::Step,
-                grey: false,
-                points,
-            }],
-        });
+        charts.push(step_chart(
+            file_stem(&format!("{prefix}cdf-{column}")),
+            format!("{title} CDF{whose}"),
+            (column, "fraction of requests"),
+            points,
+        ));
     }
     charts
+}
+
+/// A chart of one unnamed step line; `labels` are the x and y axes'.
+fn step_chart(name: String, title: String, labels: (&str, &str), points: Vec<Point>) -> Chart {
+    Chart {
+        name,
+        title,
+        x_label: labels.0.to_string(),
+        y_label: labels.1.to_string(),
+        x_categories: None,
+        series: vec![Series {
+            name: String::new(),
+            mark: Mark::Step,
+            grey: false,
+            points,
+        }],
+    }
 }
 
 /// One chart per time-series column present, against `time_s`.
@@ -83,19 +93,12 @@ pub fn timeseries_charts(series: &Table, prefix: &str, whose: &str) -> Vec<Chart
         }
         let step = all.len().div_ceil(MAX_POINTS).max(1);
         let points = all.into_iter().step_by(step).collect();
-        charts.push(Chart {
-            name: file_stem(&format!("{prefix}timeseries-{column}")),
-            title: format!("{title} over time{whose}"),
-            x_label: "time_s (simulated)".to_string(),
-            y_label: column.to_string(),
-            x_categories: None,
-            series: vec![Series {
-                name: String::new(),
-                mark: Mark::Step,
-                grey: false,
-                points,
-            }],
-        });
+        charts.push(step_chart(
+            file_stem(&format!("{prefix}timeseries-{column}")),
+            format!("{title} over time{whose}"),
+            ("time_s (simulated)", column),
+            points,
+        ));
     }
     charts
 }

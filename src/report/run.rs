@@ -73,9 +73,11 @@ pub fn page(path: &Path, run: &Value) -> Result<Page> {
     page.heading("Key metrics");
     let rows = KEY_METRICS
         .iter()
+        // A metric the run leaves undefined (the SLO's without [slo]) is left out.
         .filter_map(|k| {
             metrics
                 .get(*k)
+                .filter(|v| !v.is_null())
                 .map(|v| vec![Value::String(k.to_string()), v.clone()])
         })
         .collect();
