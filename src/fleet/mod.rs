@@ -15,6 +15,7 @@
 mod agenda;
 mod build;
 mod disagg;
+mod route;
 mod router;
 mod stats;
 mod timeline;
@@ -25,7 +26,6 @@ use std::sync::Arc;
 use crate::config::{ArrivalPattern, Config, RouterKind};
 use crate::engine::{Engine, EngineStep, StepCost};
 use crate::metrics::{imbalance, Collector, RunSummary, SloTally, Warmup};
-use crate::observe::Observer;
 use crate::records::Recorders;
 use crate::workload::dataset::Dataset;
 use crate::workload::{stream_seed, Workload};
@@ -303,47 +303,6 @@ impl Simulator {
                 .is_some_and(|d| d.ready(i - self.entry, &r.engine));
         let busy = !r.engine.is_idle() || ready;
         self.agenda.set(i, busy.then(|| r.engine.now()));
-    }
-
-    /// Routes the next arrival to a replica.
-    fn route_arrival(&mut self) {
-        let spec = self.workload.pop_next().expect("an arrival is pending");
-        let measured = self.warmup.measures(&spec);
-        if !measured {
-            self.warmup_arrived += 1;
-        } else if self.warmup.active() && !self.measuring {
-            // Arrivals come in time order: this is the first measured one.
-            self.measuring = true;
-            self.metrics.set_window_start(spec.arrival);
-        }
-        let at = self.workload.delivered(&spec);
-        let sticky = spec
-            .session
-            .filter(|_| self.sticky_sessions)
-            .and_then(|s| self.workload.session_replica(s));
-        let replicas = &self.replicas;
-        let i = if let Some(i) = sticky {
-            i
-        } else if self.uses_prefix {
-            self.router
-                .pick(at, |i| replicas[i].engine.cached_prefix_blocks(&spec))
-        } else {
-            self.router.pick(at, |_| 0)
-        };
-        if self.router.needs_load() {
-            self.router.routed(i, at);
-        }
-        if let (true, Some(session)) = (self.sticky_sessions, spec.session) {
-            self.workload.bind_session(session, i);
-        }
-        if measured {
-            self.recorders.arrival(&spec, at);
-        }
-        let r = &mut self.replicas[i];
-        r.stats.routed += 1;
-        r.engine.wait_until(at);
-        r.engine.add_request(spec, measured);
-        self.refresh(i);
     }
 
     /// Handles the next handoff or landed KV transfer.
