@@ -229,9 +229,8 @@ impl Engine {
         let kv_util = f64::from(self.kv.num_used()) / f64::from(self.kv.num_blocks());
         let step_start = self.now;
         self.now += cost.time;
-        let scheduled: u32 = self.batch.iter().map(|&(_, n)| n).sum();
-        let (tokens, same_step_gaps, decode_tokens) = self.apply_step(step_start, obs);
-        let prefill_tokens = scheduled - decode_tokens;
+        let (tokens, same_step_gaps, (prefill_tokens, decode_tokens)) =
+            self.apply_step(step_start, obs);
         obs.step(&StepEvent {
             start: step_start,
             duration: cost.time,
@@ -258,19 +257,22 @@ impl Engine {
 
     /// Applies the scheduled tokens at the end of a step that began at `step_start`: KV grows,
     /// full blocks enter the prefix cache, and requests that computed their whole sequence emit
-    /// a token. Returns the tokens emitted, and how many of them came exactly one step after
-    /// their previous token.
-    fn apply_step<O: Observer>(&mut self, step_start: f64, obs: &mut O) -> (u64, u64, u32) {
+    /// a token. Returns the tokens emitted, how many of them came exactly one step after
+    /// their previous token, and the tokens computed in prefill and in decode.
+    fn apply_step<O: Observer>(&mut self, step_start: f64, obs: &mut O) -> (u64, u64, (u32, u32)) {
         let now = self.now;
         let mut same_step_gaps = 0;
         let mut tokens = 0;
-        let mut decode_tokens = 0;
+        let mut split = (0, 0);
         for i in 0..self.batch.len() {
             let (slot, n) = self.batch[i];
             let r = &mut self.requests[slot];
             // Decoding: one token, the last of the sequence, after the first output.
-            decode_tokens +=
-                u32::from(r.num_output > 0 && r.num_computed + n == r.total_tokens() && n == 1);
+            if r.num_output > 0 && n == 1 && r.num_computed + 1 == r.total_tokens() {
+                split.1 += 1;
+            } else {
+                split.0 += n;
+            }
             r.num_computed += n;
             self.register_full_blocks(slot);
             let r = &mut self.requests[slot];
@@ -297,7 +299,7 @@ impl Engine {
                 self.finished.push(slot);
             }
         }
-        (tokens, same_step_gaps, decode_tokens)
+        (tokens, same_step_gaps, split)
     }
 
     /// Registers a request's newly full *shareable* blocks in the prefix cache: the blocks of a
@@ -314,15 +316,13 @@ impl Engine {
         }
         let r = &mut self.requests[slot];
         let computed_blocks = r.num_computed / self.knobs.block_size;
+        let prompt_hashes = prompt_hashes(&self.dataset, &r.spec);
         let full = match (r.spec.session, r.spec.dataset_index) {
             // A session's every block is history its next turn sends again.
             (Some(_), _) => computed_blocks,
-            (None, Some(_)) => {
-                computed_blocks.min(prompt_hashes(&self.dataset, &r.spec).len() as u32)
-            }
+            (None, Some(_)) => computed_blocks.min(prompt_hashes.len() as u32),
             (None, None) => return,
         };
-        let prompt_hashes = prompt_hashes(&self.dataset, &r.spec);
         while r.num_registered < full {
             let index = r.num_registered;
             self.kv

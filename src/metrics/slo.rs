@@ -36,7 +36,7 @@ impl SloTally {
             let base = self.base.as_ref();
             self.per_class = classes
                 .iter()
-                .map(|c| c.map_or(base.copied().unwrap_or_default(), |c| c.over(base)))
+                .map(|c| c.unwrap_or_default().over(base))
                 .collect();
         }
         self

@@ -395,29 +395,21 @@ impl Workload {
     /// Trace replay: releases the next recorded request, if the limits allow it.
     fn refill_replay(&mut self) {
         let Some(replay) = &self.replay else { return };
-        let Some(r) = replay.requests.get(self.replayed) else {
+        let Some(&r) = replay.requests.get(self.replayed) else {
             return;
         };
         let index = replay.prompts.as_ref().map(|_| self.replayed as u32);
-        let (arrival, input, output, priority, class, session) = (
-            r.arrival,
-            r.input_len,
-            r.output_len,
-            r.priority,
-            r.class,
-            r.session,
-        );
-        if !self.may_generate(arrival) {
+        if !self.may_generate(r.arrival) {
             return;
         }
         self.replayed += 1;
         let tags = Tags {
-            priority,
-            class,
-            session,
+            priority: r.priority,
+            class: r.class,
+            session: r.session,
             ..Tags::prompt(index)
         };
-        self.push_spec(arrival, input, output, tags, false);
+        self.push_spec(r.arrival, r.input_len, r.output_len, tags, false);
     }
 
     /// Requests so far whose lengths were cut to fit model.max_seq_len.

@@ -13,7 +13,7 @@ use crate::config::{ArrivalPattern, Config};
 use crate::{bail, Result};
 
 /// One request of the replay, before it is fitted to the model.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Recorded {
     /// Simulated seconds (window-relative, scaled).
     pub arrival: f64,

@@ -4,7 +4,7 @@
 //! blocks hashes of the session's token stream, so the next turn finds its history in the
 //! prefix cache unless it was evicted meanwhile.
 //!
-//! Only live sessions are remembered (id -> turns left, start): memory grows with the sessions
+//! Only live sessions are remembered (id -> turns left, start, replica): memory grows with the sessions
 //! in flight, not with those seen.
 
 use rand::rngs::StdRng;
@@ -20,6 +20,17 @@ use crate::metrics::{DistStats, Metric, MetricValue, Samples};
 /// Turn counts, think times and follow-up lengths come from their own stream.
 const SESSION_STREAM: u64 = 6;
 
+/// A session still going.
+#[derive(Debug, Clone, Copy)]
+struct Live {
+    /// Turns still to send after the current one.
+    left: u32,
+    /// Its first arrival.
+    start: f64,
+    /// session_affinity: the replica its turns go to, once its first is routed.
+    replica: Option<usize>,
+}
+
 #[derive(Debug)]
 pub(super) struct Sessions {
     /// Synthetic sessions: turns per session and tokens a later turn adds (a dataset's
@@ -28,10 +39,8 @@ pub(super) struct Sessions {
     think: ThinkTime,
     new_input: Option<LengthSampler>,
     rng: StdRng,
-    /// Live sessions: id -> (turns still to send after the current one, first arrival).
-    live: FxHashMap<u64, (u32, f64)>,
-    /// session_affinity: the replica each live session's turns go to.
-    replicas: FxHashMap<u64, usize>,
+    /// The sessions still going, by id.
+    live: FxHashMap<u64, Live>,
     pub(super) started: u64,
     completed: u64,
     truncated: u64,
@@ -85,7 +94,6 @@ impl Sessions {
             new_input: config.new_input_len_dist.as_ref().map(LengthSampler::new),
             rng: StdRng::seed_from_u64(stream_seed(seed, SESSION_STREAM)),
             live: FxHashMap::default(),
-            replicas: FxHashMap::default(),
             started: 0,
             completed: 0,
             truncated: 0,
@@ -104,7 +112,12 @@ impl Sessions {
             (None, Some(sampler)) => sampler.sample(&mut self.rng),
             (None, None) => 1,
         };
-        self.live.insert(id, (turns - 1, arrival));
+        let live = Live {
+            left: turns - 1,
+            start: arrival,
+            replica: None,
+        };
+        self.live.insert(id, live);
         id
     }
 
@@ -120,11 +133,10 @@ impl Sessions {
     }
 
     fn end(&mut self, session: u64, now: f64, truncated: bool) {
-        self.replicas.remove(&session);
-        if let Some((_, start)) = self.live.remove(&session) {
+        if let Some(live) = self.live.remove(&session) {
             self.completed += 1;
             self.truncated += u64::from(truncated);
-            self.durations.push(now - start);
+            self.durations.push(now - live.start);
         }
     }
 
@@ -149,7 +161,7 @@ impl Workload {
             return;
         };
         sessions.turns_done += 1;
-        let Some(&(left, start)) = sessions.live.get(&session) else {
+        let Some(&Live { left, .. }) = sessions.live.get(&session) else {
             return;
         };
         let recorded = self
@@ -184,7 +196,9 @@ impl Workload {
             }
         };
         let arrival = now + sessions.think_time();
-        sessions.live.insert(session, (left - 1, start));
+        if let Some(live) = sessions.live.get_mut(&session) {
+            live.left -= 1;
+        }
         let tags = super::Tags {
             priority: spec.priority,
             dataset_index,
@@ -196,14 +210,14 @@ impl Workload {
 
     /// session_affinity: the replica a live session's turns go to, once its first is routed.
     pub fn session_replica(&self, session: u64) -> Option<usize> {
-        self.sessions.as_ref()?.replicas.get(&session).copied()
+        self.sessions.as_ref()?.live.get(&session)?.replica
     }
 
     /// session_affinity: a session's turns go to `replica` from now on (while it lives).
     pub fn bind_session(&mut self, session: u64, replica: usize) {
         if let Some(s) = self.sessions.as_mut() {
-            if s.live.contains_key(&session) {
-                s.replicas.insert(session, replica);
+            if let Some(live) = s.live.get_mut(&session) {
+                live.replica = Some(replica);
             }
         }
     }
