@@ -86,7 +86,7 @@ pub fn block_hash(spec: &RequestSpec, index: u32, prompt_hashes: &[u64]) -> u64 
 
 /// Block `index` of a session's token stream (every turn's prompt and reply, in order): the
 /// same content in every turn that reaches it, and nobody else's.
-pub fn session_block_hash(session: u64, index: u32) -> u64 {
+fn session_block_hash(session: u64, index: u32) -> u64 {
     const SESSION_TAG: u64 = 0x5345_5353_494f_4e00; // "SESSION"
     mix(mix(SESSION_TAG, session), u64::from(index))
 }

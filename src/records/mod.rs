@@ -27,11 +27,6 @@ pub struct Recorders {
 }
 
 impl Recorders {
-    /// Whether any record was asked for.
-    pub fn is_empty(&self) -> bool {
-        self.requests.is_none() && self.timeseries.is_none()
-    }
-
     /// Writes what is left and closes the files. `replicas` is the fleet's size (the time
     /// series' utilisations are per replica).
     pub fn finish(self, replicas: usize) -> Result<()> {

@@ -70,7 +70,7 @@ pub fn classes_frames(
     }
     let per_run = DataFrame::new_infer_height(columns).map_err(polars_err)?;
 
-    // (point's first run, class, each metric's statistics) in table order.
+    // (a run of the point, class, each metric's statistics) in table order.
     let mut groups: Vec<(usize, String, u64, Vec<Described>)> = Vec::new();
     let mut start = 0;
     while start < rows.len() {
@@ -88,11 +88,8 @@ pub fn classes_frames(
                 classes.push(class);
             }
         }
-        let first = runs
-            .iter()
-            .copied()
-            .find(|&i| grid.runs[i].point == point)
-            .expect("the point's runs are in the piece");
+        // Any run of the point has its axis values (they differ only in the seed).
+        let first = point_rows[0].0;
         for class in classes {
             let of_class: Vec<(&RunRecord, usize)> = point_rows
                 .iter()
