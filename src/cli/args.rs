@@ -40,6 +40,10 @@ pub enum Command {
     /// optionally its charts as SVG or PNG files.
     #[command(after_help = REPORT_HELP)]
     Report(ReportArgs),
+    /// Serve the web interface: a page to set up, run and watch simulations, and browse
+    /// sweep results.
+    #[command(after_help = super::serve::SERVE_HELP)]
+    Serve(super::serve::ServeArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
     #[command(after_help = COMPLETIONS_HELP)]
     Completions(CompletionsArgs),
@@ -357,7 +361,7 @@ pub struct RunArgs {
 /// `{ type = "fixed", value = 5 }` a table), or, when it does not parse as one, the bare text as
 /// a string (so `--set scheduler.policy=sof` needs no quotes). The path is checked when the
 /// override is applied, by the sweep's own rule.
-fn parse_set(arg: &str) -> Result<(String, toml::Value), String> {
+pub(super) fn parse_set(arg: &str) -> Result<(String, toml::Value), String> {
     let Some((path, value)) = arg.split_once('=') else {
         return Err(format!(
             "{arg:?} has no `=`: give SECTION.KEY=VALUE, e.g. scheduler.policy=sof"

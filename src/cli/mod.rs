@@ -23,6 +23,7 @@ mod html_report;
 mod presets;
 mod progress;
 mod report;
+mod serve;
 mod sweep;
 mod validate;
 
@@ -50,6 +51,7 @@ pub fn main() -> Result<ExitCode> {
         Some(Command::Validate(args)) => validate::main(args),
         Some(Command::Presets(args)) => presets::main(args),
         Some(Command::Report(args)) => html_report::main(args),
+        Some(Command::Serve(args)) => serve::main(args),
         Some(Command::Completions(args)) => {
             let mut script = Vec::new();
             clap_complete::generate(

@@ -50,6 +50,20 @@ pub enum ArrivalPattern {
 }
 
 impl ArrivalPattern {
+    /// Every pattern, in the order a menu lists them.
+    pub const ALL: [ArrivalPattern; 10] = [
+        ArrivalPattern::Poisson,
+        ArrivalPattern::ClosedLoop,
+        ArrivalPattern::Gamma,
+        ArrivalPattern::Weibull,
+        ArrivalPattern::Burst,
+        ArrivalPattern::Uniform,
+        ArrivalPattern::UniformRandom,
+        ArrivalPattern::FixedRate,
+        ArrivalPattern::Batched,
+        ArrivalPattern::Trace,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             ArrivalPattern::Poisson => "poisson",

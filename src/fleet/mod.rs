@@ -17,6 +17,7 @@ mod build;
 mod disagg;
 mod route;
 mod router;
+mod run;
 mod stats;
 mod timeline;
 mod view;
@@ -55,6 +56,11 @@ pub struct Progress {
     /// Fraction of KV blocks in use (over the fleet).
     pub kv_cache_util: f64,
     pub steps: u64,
+    /// Engine replicas in the fleet (1 without `[cluster]`).
+    pub replicas: usize,
+    /// The instant of the next event (infinite when none is left): nothing the run does
+    /// from here on happens earlier, so whatever was recorded before it is final.
+    pub settled: f64,
 }
 
 /// What one call to [`Simulator::step`] did.
@@ -217,11 +223,6 @@ impl Simulator {
         })
     }
 
-    /// Runs to completion.
-    pub fn run(self) -> Result<RunSummary> {
-        self.run_with_progress(|_| {})
-    }
-
     /// Also writes these records as the run goes (see [`crate::records`]).
     pub fn with_recorders(mut self, recorders: Recorders) -> Simulator {
         self.recorders = recorders;
@@ -231,29 +232,6 @@ impl Simulator {
     /// The request classes the run reports (workload.classes or a trace's), by index.
     pub fn class_names(&self) -> &[String] {
         self.metrics.class_names()
-    }
-
-    /// Runs to completion, calling `progress` every `simulation.log_interval` steps and once at
-    /// the end.
-    pub fn run_with_progress(mut self, mut progress: impl FnMut(&Progress)) -> Result<RunSummary> {
-        let mut reported = 0;
-        loop {
-            match self.step()? {
-                StepOutcome::Done => break,
-                StepOutcome::Ran(_) if self.metrics.steps() / self.log_interval > reported => {
-                    reported = self.metrics.steps() / self.log_interval;
-                    progress(&self.progress());
-                }
-                _ => {}
-            }
-        }
-        progress(&self.progress());
-        let recorders = std::mem::take(&mut self.recorders);
-        let replicas = self.replicas.len();
-        let summary = self.finish();
-        summary.check_finite()?;
-        recorders.finish(replicas)?;
-        Ok(summary)
     }
 
     /// Handles the next event: an arrival, a handoff or landed transfer, or one replica's step.
@@ -450,7 +428,20 @@ impl Simulator {
             waiting: engines().map(Engine::num_waiting).sum(),
             kv_cache_util: used as f64 / blocks as f64,
             steps: self.metrics.steps(),
+            replicas: self.replicas.len(),
+            settled: self.next_event_time(),
         }
+    }
+
+    /// When the next event happens: an arrival, a handoff or landed transfer, or a busy
+    /// replica's step boundary (the earliest; infinite when none is left).
+    fn next_event_time(&self) -> f64 {
+        let step = self.next_replica().map(|i| self.replicas[i].engine.now());
+        let moved = self.disagg.as_ref().and_then(Disaggregation::next_event);
+        [self.workload.next_arrival(), step, moved]
+            .into_iter()
+            .flatten()
+            .fold(f64::INFINITY, f64::min)
     }
 
     /// Simulated seconds so far: the latest step boundary of any replica.
@@ -498,7 +489,7 @@ impl Simulator {
         self.finish()
     }
 
-    fn finish(mut self) -> RunSummary {
+    pub(super) fn finish(mut self) -> RunSummary {
         let total = self.workload.generated() - self.warmup_arrived;
         let engines = || self.replicas.iter().map(|r| &r.engine);
         let blocks: u64 = engines().map(|e| u64::from(e.kv_blocks())).sum();

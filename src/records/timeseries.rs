@@ -53,6 +53,8 @@ pub struct TimeSeries {
     sink: Box<dyn RowSink>,
     /// An event past [`MAX_INTERVALS`] intervals was seen.
     too_long: bool,
+    /// Intervals already handed out by [`TimeSeries::settled`].
+    settled: usize,
 }
 
 impl TimeSeries {
@@ -63,6 +65,7 @@ impl TimeSeries {
             rows: Vec::new(),
             sink,
             too_long: false,
+            settled: 0,
         }
     }
 
@@ -135,6 +138,33 @@ impl TimeSeries {
         }
     }
 
+    /// The rows of the intervals that ended by `settled` (a [`Progress`]'s: the next event's
+    /// instant, before which nothing more will be recorded) and were not handed out before;
+    /// none when no new one did. For a driver that shows the series as the run goes: these
+    /// rows are the written series' own, each handed out once, in order.
+    ///
+    /// [`Progress`]: crate::fleet::Progress
+    pub fn settled(&mut self, settled: f64, replicas: usize) -> Result<Option<DataFrame>> {
+        let ended = (settled.max(0.0) / self.interval).floor();
+        let ended = if ended.is_finite() {
+            ended as usize
+        } else {
+            usize::MAX
+        };
+        let ended = ended.min(self.rows.len());
+        if ended <= self.settled {
+            return Ok(None);
+        }
+        let frame = frame(
+            &self.rows[self.settled..ended],
+            self.settled,
+            self.interval,
+            replicas,
+        )?;
+        self.settled = ended;
+        Ok(Some(frame))
+    }
+
     /// Writes the series; utilisations are averaged over `replicas`.
     pub fn finish(mut self, replicas: usize) -> Result<()> {
         if self.too_long {
@@ -144,52 +174,126 @@ impl TimeSeries {
                 self.interval
             );
         }
-        let s = self.interval;
-        let r = replicas.max(1) as f64;
-        let rows = &self.rows;
-        let counts = |f: fn(&Interval) -> u64| rows.iter().map(f).collect::<Vec<u64>>();
-        let floats = |f: &dyn Fn(&Interval) -> f64| rows.iter().map(f).collect::<Vec<f64>>();
-        let mean = |sum: f64, n: u64| (n > 0).then(|| sum / n as f64 * 1e3);
-        let columns = vec![
-            Column::new(
-                "time_s".into(),
-                (0..rows.len()).map(|k| k as f64 * s).collect::<Vec<f64>>(),
-            ),
-            Column::new("arrivals".into(), counts(|i| i.arrivals)),
-            Column::new("completions".into(), counts(|i| i.completions)),
-            Column::new("preemptions".into(), counts(|i| i.preemptions)),
-            Column::new("steps".into(), counts(|i| i.steps)),
-            Column::new("prefill_tokens".into(), counts(|i| i.prefill_tokens)),
-            Column::new("decode_tokens".into(), counts(|i| i.decode_tokens)),
-            Column::new("output_tokens".into(), counts(|i| i.output_tokens)),
-            Column::new(
-                "input_tokens_per_s".into(),
-                floats(&|i| i.prefill_tokens as f64 / s),
-            ),
-            Column::new(
-                "output_tokens_per_s".into(),
-                floats(&|i| i.output_tokens as f64 / s),
-            ),
-            Column::new("running".into(), floats(&|i| i.running / s)),
-            Column::new("waiting".into(), floats(&|i| i.waiting / s)),
-            Column::new("kv_cache_util".into(), floats(&|i| i.kv / (s * r))),
-            Column::new("busy_fraction".into(), floats(&|i| i.busy / (s * r))),
-            Column::new(
-                "ttft_ms_mean".into(),
-                rows.iter()
-                    .map(|i| mean(i.ttft_sum, i.ttft_n))
-                    .collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "tpot_ms_mean".into(),
-                rows.iter()
-                    .map(|i| mean(i.tpot_sum, i.tpot_n))
-                    .collect::<Vec<_>>(),
-            ),
-        ];
-        let mut frame = DataFrame::new_infer_height(columns)
-            .map_err(|e| Error::new(format!("building the time series: {e}")))?;
+        let mut frame = frame(&self.rows, 0, self.interval, replicas)?;
         self.sink.write(&mut frame)?;
         self.sink.finish()
+    }
+}
+
+/// The rows of intervals `first..` of `s` seconds; utilisations averaged over `replicas`.
+fn frame(rows: &[Interval], first: usize, s: f64, replicas: usize) -> Result<DataFrame> {
+    let r = replicas.max(1) as f64;
+    let counts = |f: fn(&Interval) -> u64| rows.iter().map(f).collect::<Vec<u64>>();
+    let floats = |f: &dyn Fn(&Interval) -> f64| rows.iter().map(f).collect::<Vec<f64>>();
+    let mean = |sum: f64, n: u64| (n > 0).then(|| sum / n as f64 * 1e3);
+    let columns = vec![
+        Column::new(
+            "time_s".into(),
+            (first..first + rows.len())
+                .map(|k| k as f64 * s)
+                .collect::<Vec<f64>>(),
+        ),
+        Column::new("arrivals".into(), counts(|i| i.arrivals)),
+        Column::new("completions".into(), counts(|i| i.completions)),
+        Column::new("preemptions".into(), counts(|i| i.preemptions)),
+        Column::new("steps".into(), counts(|i| i.steps)),
+        Column::new("prefill_tokens".into(), counts(|i| i.prefill_tokens)),
+        Column::new("decode_tokens".into(), counts(|i| i.decode_tokens)),
+        Column::new("output_tokens".into(), counts(|i| i.output_tokens)),
+        Column::new(
+            "input_tokens_per_s".into(),
+            floats(&|i| i.prefill_tokens as f64 / s),
+        ),
+        Column::new(
+            "output_tokens_per_s".into(),
+            floats(&|i| i.output_tokens as f64 / s),
+        ),
+        Column::new("running".into(), floats(&|i| i.running / s)),
+        Column::new("waiting".into(), floats(&|i| i.waiting / s)),
+        Column::new("kv_cache_util".into(), floats(&|i| i.kv / (s * r))),
+        Column::new("busy_fraction".into(), floats(&|i| i.busy / (s * r))),
+        Column::new(
+            "ttft_ms_mean".into(),
+            rows.iter()
+                .map(|i| mean(i.ttft_sum, i.ttft_n))
+                .collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "tpot_ms_mean".into(),
+            rows.iter()
+                .map(|i| mean(i.tpot_sum, i.tpot_n))
+                .collect::<Vec<_>>(),
+        ),
+    ];
+    DataFrame::new_infer_height(columns)
+        .map_err(|e| Error::new(format!("building the time series: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ops::ControlFlow;
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+    use crate::records::Recorders;
+    use crate::{Config, Simulator};
+
+    /// Keeps the frames written to it.
+    struct Keep(Arc<Mutex<Vec<DataFrame>>>);
+
+    impl RowSink for Keep {
+        fn write(&mut self, frame: &mut DataFrame) -> Result<()> {
+            self.0.lock().unwrap().push(frame.clone());
+            Ok(())
+        }
+        fn finish(self: Box<Self>) -> Result<()> {
+            Ok(())
+        }
+    }
+
+    /// The rows handed out as the run goes are final: together they are the written series'
+    /// rows, each once, in order, in a single engine, a fleet and a disaggregated fleet.
+    #[test]
+    fn settled_rows_are_the_series_rows_once_each() {
+        for text in [
+            include_str!("../../configs/chat-llama3-8b-h100.toml"),
+            include_str!("../../configs/fleet-llama3-8b-h100x8.toml"),
+            include_str!("../../configs/pd-llama3-8b-h100x8.toml"),
+        ] {
+            settled_rows_are_final(Config::from_toml_str(text).unwrap());
+        }
+    }
+
+    fn settled_rows_are_final(config: Config) {
+        let written = Arc::new(Mutex::new(Vec::new()));
+        let recorders = Recorders {
+            timeseries: Some(TimeSeries::new(0.5, Box::new(Keep(Arc::clone(&written))))),
+            ..Recorders::default()
+        };
+        let mut settled: Option<DataFrame> = None;
+        let summary = Simulator::new(&config)
+            .unwrap()
+            .with_recorders(recorders)
+            .run_watched(16, |p, records| {
+                let series = records.timeseries.as_mut().unwrap();
+                if let Some(rows) = series.settled(p.settled, p.replicas).unwrap() {
+                    match &mut settled {
+                        None => settled = Some(rows),
+                        Some(all) => {
+                            all.vstack_mut(&rows).unwrap();
+                        }
+                    }
+                }
+                ControlFlow::Continue(())
+            })
+            .unwrap();
+        assert!(summary.is_some());
+        let written = written.lock().unwrap();
+        let series = &written[0];
+        let settled = settled.expect("a run of many intervals settles some");
+        assert!(settled.height() > 10, "{}", settled.height());
+        // The last call comes after the last event: every row was handed out.
+        assert_eq!(settled.height(), series.height());
+        assert!(settled.equals_missing(series));
     }
 }

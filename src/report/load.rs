@@ -19,6 +19,22 @@ pub struct Table {
 }
 
 impl Table {
+    /// The rows as JSON objects, column name to value.
+    pub fn objects(&self) -> Vec<Value> {
+        self.rows
+            .iter()
+            .map(|row| {
+                let object: Map<String, Value> = self
+                    .columns
+                    .iter()
+                    .cloned()
+                    .zip(row.iter().cloned())
+                    .collect();
+                Value::Object(object)
+            })
+            .collect()
+    }
+
     pub fn index(&self, column: &str) -> Option<usize> {
         self.columns.iter().position(|c| c == column)
     }
@@ -144,6 +160,11 @@ pub fn read_partition(dir: &Path) -> Result<Option<Table>> {
         }
     }
     Ok(out)
+}
+
+/// A frame as a [`Table`] (the rule every page embeds tables by).
+pub fn table_of(frame: &DataFrame) -> Result<Table> {
+    to_table(frame).map_err(|e| Error::new(format!("reading a table: {e}")))
 }
 
 fn to_table(frame: &DataFrame) -> PolarsResult<Table> {

@@ -23,6 +23,7 @@ mod sweep_tables;
 use std::path::{Path, PathBuf};
 
 pub use charts::Chart;
+pub use load::{table_of, Table};
 pub use pareto::frontier;
 
 use crate::{Error, Result};

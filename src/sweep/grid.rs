@@ -263,10 +263,7 @@ pub fn config_with_overrides(base_path: &Path, overrides: &[(String, Value)]) ->
     // The file alone first, so its own errors read exactly as a plain run's.
     Config::load(base_path)?;
     let mut table = load_table(&base_path.to_path_buf())?;
-    for (path, value) in overrides {
-        super::spec::check_path(path, "--set")?;
-        set_path(&mut table, path, value.clone());
-    }
+    apply_overrides(&mut table, overrides, "--set")?;
     let base_dir = base_path
         .parent()
         .map(Path::to_path_buf)
@@ -292,6 +289,21 @@ pub fn config_with_overrides(base_path: &Path, overrides: &[(String, Value)]) ->
 
 /// Sets `section.field` (or `cluster.disaggregation.field`) in a config table, creating the
 /// tables the base lacks.
+/// Sets each `section.field = value` of `overrides` in a config's table, in order: the rule
+/// of `--set`, of a sweep's axes and of the web interface's form (`where_` names the source in
+/// errors).
+pub fn apply_overrides(
+    table: &mut Table,
+    overrides: &[(String, Value)],
+    where_: &str,
+) -> Result<()> {
+    for (path, value) in overrides {
+        super::spec::check_path(path, where_)?;
+        set_path(table, path, value.clone());
+    }
+    Ok(())
+}
+
 fn set_path(table: &mut Table, path: &str, value: Value) {
     let (tables, field) = path.rsplit_once('.').expect("spec paths are section.field");
     let mut node = table;

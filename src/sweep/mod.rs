@@ -34,7 +34,7 @@ use std::time::{Instant, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-pub use grid::{config_with_overrides, expand, Grid, RunPoint, SearchPlan};
+pub use grid::{apply_overrides, config_with_overrides, expand, Grid, RunPoint, SearchPlan};
 pub use journal::JournalFile;
 pub use runner::SweepProgress;
 pub use shard::Shard;
