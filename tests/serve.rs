@@ -331,14 +331,18 @@ fn the_queue_is_bounded_across_pages() {
     assert_eq!((a, b), (202, 202), "{first} {second}");
     assert_eq!(c, 503, "{third}");
     assert!(third["error"]["message"].as_str().unwrap().contains("busy"));
-    assert_eq!(second["position"], 1);
-    // A waiting run stops at once.
+    // A waiting run stops at once, never having started.
     let id = second["id"].as_str().unwrap();
-    assert_eq!(
-        server.post(&format!("/api/runs/{id}/stop"), &json!({})).0,
-        200
-    );
+    let stop = server.post(&format!("/api/runs/{id}/stop"), &json!({}));
+    assert_eq!(stop.0, 200);
     let events = server.events(id, |_, _| {});
+    let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
+    assert!(
+        names[..names.len() - 1].iter().all(|n| *n == "queued"),
+        "{names:?}"
+    );
+    // Its place is free again.
+    assert_eq!(submit(&server, "page-c", &long, json!(1.0)).0, 202);
     assert_eq!(events.last().unwrap().0, "cancelled");
 }
 
