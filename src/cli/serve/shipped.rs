@@ -69,10 +69,25 @@ pub const ALL: &[Shipped] = &[
 ];
 
 impl Shipped {
-    /// The config's first comment line, its title in the menu.
+    /// The config's opening comment up to its first full stop (at most 160 characters),
+    /// its description in the menu.
     pub fn title(&self) -> String {
-        let first = self.text.lines().next().unwrap_or("");
-        first.trim_start_matches('#').trim().to_string()
+        let comment: Vec<&str> = self
+            .text
+            .lines()
+            .take_while(|l| l.starts_with('#'))
+            .map(|l| l.trim_start_matches('#').trim())
+            .collect();
+        let comment = comment.join(" ");
+        let sentence = match comment.find(". ") {
+            Some(end) => &comment[..=end],
+            None => comment.as_str(),
+        };
+        if sentence.chars().count() <= 160 {
+            return sentence.to_string();
+        }
+        let cut: String = sentence.chars().take(157).collect();
+        format!("{}...", cut.trim_end())
     }
 }
 
@@ -103,5 +118,8 @@ mod tests {
             }
         }
         assert!(find(DEFAULT).is_some());
+        let chat = find("configs/chat-llama3-8b-h100.toml").unwrap().title();
+        assert!(chat.starts_with("A chat service: Llama-3.1-8B"), "{chat}");
+        assert!(chat.ends_with("tokens)."), "{chat}");
     }
 }
