@@ -2,6 +2,8 @@
 //! needs the network. The chart library (uPlot) is vendored in assets/web/vendor with its
 //! licence and version.
 //!
+//! The page's script is ES modules: app.js (state and wiring) imports the others.
+//!
 //! For working on the page, `INFERENCE_LAB_WEB_ASSETS=assets/web` (set by whoever starts
 //! the server) reads the same files from that folder on every request instead. Only these
 //! names are ever read, whatever a request asks for.
@@ -17,6 +19,31 @@ const FILES: &[(&str, &str, &[u8])] = &[
         "app.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../../../assets/web/app.js"),
+    ),
+    (
+        "util.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../../assets/web/util.js"),
+    ),
+    (
+        "form.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../../assets/web/form.js"),
+    ),
+    (
+        "run.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../../assets/web/run.js"),
+    ),
+    (
+        "results.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../../assets/web/results.js"),
+    ),
+    (
+        "charts.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../../assets/web/charts.js"),
     ),
     (
         "app.css",

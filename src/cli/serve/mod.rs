@@ -9,8 +9,15 @@
 //! - `GET /api/catalog`: GPU and model catalogs, shipped configs, policies, patterns, limits.
 //! - `POST /api/config` `{base, edits}`: the TOML that would run, the expanded config, its
 //!   warnings, or the CLI's error with the key it names (`form.rs`).
-//! - `POST /api/runs` `{page, base, edits, speed, interval}`: queues a run (`runs.rs`);
-//!   `GET /api/runs/ID/events`: its events (`events.rs`); `POST /api/runs/ID/stop`.
+//! - `POST /api/runs` `{page, base, edits, speed, interval}`: queues a run (`runs.rs`) and
+//!   answers `{id, position}` (or 400 with the config's error, 409 when the page has a run,
+//!   503 when the queue is full, 413 for a body over 1 MiB).
+//! - `GET /api/runs/ID/events`: the run's server-sent events (`events.rs`, `job.rs`):
+//!   `queued {position}`, `started {total}`, `progress {now, completed, total, running,
+//!   waiting, kv_cache_util, steps, wall_s}` (at most ten a second), `points {rows}` (the time
+//!   series' intervals as they close), then one of `result {json, json_text, toml,
+//!   timeseries, histograms, warnings, wall_s}`, `error {message}`, `cancelled {now,
+//!   completed}`. `POST /api/runs/ID/stop` stops it.
 //! - `GET /api/sweeps`, `GET /sweeps/NAME/report.html`: results folders (`sweeps.rs`).
 //!
 //! Safe by default: it binds loopback unless `--host` says otherwise (with a warning), only
