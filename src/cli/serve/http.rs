@@ -1,6 +1,8 @@
 //! Routing one HTTP request to its handler, and the checks every request passes first.
 
 use std::io::Read;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use serde_json::{json, Value};
 use tiny_http::{Header, Method, Request, Response, StatusCode};
@@ -29,7 +31,27 @@ impl Refusal {
     }
 }
 
-pub fn handle(server: &Server, mut request: Request) {
+/// Answers a request on a fresh thread, or at once with 503 when [`MAX_CONNECTIONS`] are
+/// being answered already (each live page holds one for its run's events).
+pub fn spawn(server: &Arc<Server>, request: Request) {
+    if server.connections.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
+        server.connections.fetch_sub(1, Ordering::SeqCst);
+        return refuse(
+            request,
+            Refusal::new(503, "too many connections: try again"),
+        );
+    }
+    let server = Arc::clone(server);
+    std::thread::spawn(move || {
+        handle(&server, request);
+        server.connections.fetch_sub(1, Ordering::SeqCst);
+    });
+}
+
+/// Requests answered at once, event streams included.
+const MAX_CONNECTIONS: usize = 256;
+
+fn handle(server: &Server, mut request: Request) {
     if let Err(refusal) = admit(server, &request) {
         return refuse(request, refusal);
     }
@@ -37,8 +59,8 @@ pub fn handle(server: &Server, mut request: Request) {
     let method = request.method().clone();
     let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let answer = match (&method, parts.as_slice()) {
-        (Method::Get, [""]) => Ok(asset(server, "index.html")),
-        (Method::Get, ["assets", rest @ ..]) => Ok(asset(server, &rest.join("/"))),
+        (Method::Get, [""]) => Ok(asset("index.html")),
+        (Method::Get, ["assets", rest @ ..]) => Ok(asset(&rest.join("/"))),
         (Method::Get, ["api", "catalog"]) => Ok(json_response(200, &super::form::catalog(server))),
         (Method::Post, ["api", "config"]) => {
             read_json(&mut request).map(|body| json_response(200, &config(&body)))
@@ -118,8 +140,7 @@ fn config(body: &Value) -> Value {
     }
 }
 
-fn asset(server: &Server, name: &str) -> Response<std::io::Cursor<Vec<u8>>> {
-    let _ = server;
+fn asset(name: &str) -> Response<std::io::Cursor<Vec<u8>>> {
     match assets::get(name) {
         Some((bytes, mime)) => Response::from_data(bytes)
             .with_status_code(200)

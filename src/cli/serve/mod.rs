@@ -95,6 +95,8 @@ pub struct Server {
     pub sweeps: Option<sweeps::Sweeps>,
     /// The addresses a request's Host header may name (empty: any, when not on loopback).
     pub hosts: Vec<String>,
+    /// Requests being answered (see `http::spawn`).
+    pub connections: std::sync::atomic::AtomicUsize,
 }
 
 pub fn main(args: &ServeArgs) -> Result<ExitCode> {
@@ -136,6 +138,7 @@ pub fn main(args: &ServeArgs) -> Result<ExitCode> {
         } else {
             Vec::new()
         },
+        connections: Default::default(),
     });
     let url = format!("http://{addr}");
     outln!("serving on {url}");
@@ -150,10 +153,7 @@ pub fn main(args: &ServeArgs) -> Result<ExitCode> {
     }
     while !STOP.load(Ordering::SeqCst) {
         match http.recv_timeout(Duration::from_millis(100)) {
-            Ok(Some(request)) => {
-                let server = Arc::clone(&server);
-                std::thread::spawn(move || http::handle(&server, request));
-            }
+            Ok(Some(request)) => http::spawn(&server, request),
             Ok(None) => {}
             Err(e) => bail!("the server stopped: {e}"),
         }
