@@ -19,22 +19,6 @@ pub struct Table {
 }
 
 impl Table {
-    /// The rows as JSON objects, column name to value.
-    pub fn objects(&self) -> Vec<Value> {
-        self.rows
-            .iter()
-            .map(|row| {
-                let object: Map<String, Value> = self
-                    .columns
-                    .iter()
-                    .cloned()
-                    .zip(row.iter().cloned())
-                    .collect();
-                Value::Object(object)
-            })
-            .collect()
-    }
-
     pub fn index(&self, column: &str) -> Option<usize> {
         self.columns.iter().position(|c| c == column)
     }

@@ -146,7 +146,10 @@ impl RowSink for FrameSink {
 
 /// A table's rows as JSON objects (numbers, or null where a value is missing).
 pub fn rows(frame: &DataFrame) -> Vec<Value> {
-    table_of(frame).map(|t| t.objects()).unwrap_or_default()
+    match table_of(frame).map(|t| t.to_json_rows()) {
+        Ok(Value::Array(rows)) => rows,
+        _ => Vec::new(),
+    }
 }
 
 #[cfg(test)]
