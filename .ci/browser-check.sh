@@ -17,35 +17,13 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=${INFERENCE_LAB_BIN:-$root/target/debug/inference-lab}
 shot=${REPORT_SCREENSHOT:-$root/docs/report-screenshot.png}
-playwright=playwright-core@1.65.1
-say() { echo "browser check: $*" >&2; }
-fail() {
-    say "FAIL: $*"
-    exit 1
-}
-skip_or_fail() {
-    if [ "${CI:-}" = true ]; then
-        fail "$* (CI=true: the browser check must run here)"
-    fi
-    say "SKIPPED: $* (under CI=true this fails)"
-    exit 0
-}
-
-[ -x "$bin" ] || fail "$bin is not built: run cargo build (or cargo test) first"
-command -v node >/dev/null || skip_or_fail "no node"
-if ! command -v chromium >/dev/null; then
-    if [ "$(id -u)" = 0 ]; then
-        say "installing chromium (apt-get)"
-        { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } \
-            >/dev/null || skip_or_fail "cannot install chromium"
-    else
-        skip_or_fail "no chromium, and not root to install it"
-    fi
-fi
+check="browser check"
+# shellcheck source=.ci/browser-lib.sh
+. "$root/.ci/browser-lib.sh"
+need_browser
 work=$(mktemp -d /tmp/inference-lab-browser-check.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-npm install --prefix "$work/node" --no-audit --no-fund --silent "$playwright" >/dev/null \
-    || skip_or_fail "cannot install $playwright from npm"
+install_playwright "$work/node"
 
 "$bin" sweep "$root/sweeps/capacity.toml" -o "$work/capacity" -q
 "$bin" report "$work/capacity" -o "$work/report.html" -q

@@ -12,6 +12,7 @@
 #   - an invalid value (0 users) shows the CLI's error beside its field;
 #   - a long run at real-time speed reports progress and stops within 5 s of Stop;
 #   - the share link restores the form in a new tab;
+#   - the Sweeps tab lists a sweep's results folder (--results) and shows its report;
 #   - Ctrl-C (SIGINT) stops the server with exit status 0 within 5 s.
 #
 # Saves docs/serve-results.png and docs/serve-timeseries.png (1280x900; or into
@@ -27,31 +28,10 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=${INFERENCE_LAB_BIN:-$root/target/debug/inference-lab}
 shots=${SERVE_SCREENSHOT_DIR:-$root/docs}
-playwright=playwright-core@1.65.1
-say() { echo "serve check: $*" >&2; }
-fail() {
-    say "FAIL: $*"
-    exit 1
-}
-skip_or_fail() {
-    if [ "${CI:-}" = true ]; then
-        fail "$* (CI=true: the serve check must run here)"
-    fi
-    say "SKIPPED: $* (under CI=true this fails)"
-    exit 0
-}
-
-[ -x "$bin" ] || fail "$bin is not built: run cargo build (or cargo test) first"
-command -v node >/dev/null || skip_or_fail "no node"
-if ! command -v chromium >/dev/null; then
-    if [ "$(id -u)" = 0 ]; then
-        say "installing chromium (apt-get)"
-        { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } \
-            >/dev/null || skip_or_fail "cannot install chromium"
-    else
-        skip_or_fail "no chromium, and not root to install it"
-    fi
-fi
+check="serve check"
+# shellcheck source=.ci/browser-lib.sh
+. "$root/.ci/browser-lib.sh"
+need_browser
 work=$(mktemp -d /tmp/inference-lab-serve-check.XXXXXX)
 server=
 cleanup() {
@@ -59,13 +39,24 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
-npm install --prefix "$work/node" --no-audit --no-fund --silent "$playwright" >/dev/null \
-    || skip_or_fail "cannot install $playwright from npm"
+install_playwright "$work/node"
 mkdir -p "$shots"
 started=$SECONDS
 
+# A sweep's results for the Sweeps tab: two policies over the tests' tiny config (a second).
+mkdir -p "$work/results"
+cat >"$work/policies.toml" <<TOML
+name = "policies"
+base = "$root/tests/fixtures/tiny.toml"
+seeds = 1
+[axes]
+scheduler.policy = ["fcfs", "sof"]
+TOML
+"$bin" sweep "$work/policies.toml" -o "$work/results/policies" -q || fail "the sweep for the Sweeps tab failed"
+
 # The server, with the page embedded in the binary (not a folder of assets).
-env -u INFERENCE_LAB_WEB_ASSETS "$bin" serve --port 0 >"$work/serve.out" 2>"$work/serve.err" &
+env -u INFERENCE_LAB_WEB_ASSETS "$bin" serve --port 0 --results "$work/results" \
+    >"$work/serve.out" 2>"$work/serve.err" &
 server=$!
 url=
 for _ in $(seq 100); do
@@ -272,6 +263,16 @@ const get = (obj, p) => p.split('.').reduce((o, k) => (o == null ? undefined : o
   if (restored.join() !== '64,200000,closed_loop') fail(`the shared link restored ${restored.join()}`);
   await other.close();
 
+  // The Sweeps tab lists the results folder and shows its report.
+  await page.click('[data-tab=sweeps]');
+  await page.click('#sweeps-list button:has-text("policies")', { timeout: 10000 })
+    .catch(() => fail('the Sweeps tab does not list the policies sweep'));
+  const report = page.frameLocator('#sweep-frame');
+  await report.locator('figure svg').first().waitFor({ timeout: 30000 })
+    .catch(() => fail('the sweep\'s report shows no chart'));
+  const reportTitle = await report.locator('h1').first().textContent();
+  if (!/policies/.test(reportTitle || '')) fail(`the report's title is "${reportTitle}"`);
+
   checkClean('at the end');
   await context.close();
   console.log(JSON.stringify({ runMs, stopMs, compared, tsCharts, histCharts }));
@@ -302,4 +303,4 @@ echo "serve check: ok (page loaded clean; closed-loop 8 users x 40 requests ran 
     "its ${compared} numbers equal the CLI's for the TOML shown, Download JSON byte-identical;" \
     "${ts} time-series and ${hist} histogram canvases; 0 users errs beside its field;" \
     "a real-time run stopped ${stop_ms} ms after Stop; share link restores the form;" \
-    "SIGINT exits 0; screenshots in ${shots}; $((SECONDS - started)) s)"
+    "the Sweeps tab shows a sweep's report; SIGINT exits 0; screenshots in ${shots}; $((SECONDS - started)) s)"
