@@ -27,8 +27,9 @@ function choosePreset(path, value) {
   const section = path.split('.')[0] + '.';
   state.edits = state.edits.filter(([p]) => !p.startsWith(section));
   state.edits.push([path, value]);
-  // The server rebuilds [hardware] from the preset alone, and a GPU preset's peak FLOP/s
-  // depends on the weights' width: the width chosen so far stays (a new GPU, same model).
+  // The server rebuilds [hardware] from the preset, keeping the base's weight width; the
+  // width shown (perhaps edited, an edit the filter above dropped) stays: a new GPU, same
+  // model. A GPU preset's peak FLOP/s depends on it.
   if (path === 'hardware.preset') {
     const bits = $('[data-key="hardware.bytes_per_param"]').value;
     if (bits) state.edits.push(['hardware.bytes_per_param', bits]);
