@@ -447,3 +447,27 @@ fn a_port_in_use_is_one_line_and_exit_1() {
     assert!(err.contains("cannot listen on"), "{err}");
     assert_eq!(err.trim().lines().count(), 1, "{err}");
 }
+
+#[test]
+fn a_series_longer_than_the_page_is_sent_is_dropped_not_the_run() {
+    let server = Server::start(&[]);
+    let mut body = closed_loop(8, 40);
+    body["page"] = json!("page-5");
+    // About 8 simulated seconds in intervals of 0.1 ms: 80,000 intervals.
+    body["interval"] = json!(0.0001);
+    let (status, queued) = server.post("/api/runs", &body);
+    assert_eq!(status, 202, "{queued}");
+    let events = server.events(queued["id"].as_str().unwrap(), |_, _| {});
+    let (last, result) = events.last().unwrap();
+    assert_eq!(last, "result", "{result}");
+    assert_eq!(result["timeseries"]["too_many"], 20_000);
+    assert_eq!(result["timeseries"]["rows"].as_array().unwrap().len(), 0);
+    assert_eq!(result["json"]["requests"]["completed"], 40);
+    // What was sent live stayed within the limit.
+    let live: usize = events
+        .iter()
+        .filter(|(name, _)| name == "points")
+        .map(|(_, data)| data["rows"].as_array().unwrap().len())
+        .sum();
+    assert!(live <= 20_000, "{live}");
+}

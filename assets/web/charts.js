@@ -19,6 +19,7 @@ const charts = { ts: [], hist: [] };
 // A new run: no rows yet, one point per `interval` s.
 export function resetTimeseries(interval) {
   tsRows = [];
+  tsTooMany = null;
   tsInterval = interval;
   tsDirty = true;
   drawTimeseriesSoon();
@@ -29,11 +30,14 @@ export function addTimeseriesRows(rows) {
   tsDirty = true;
   drawTimeseriesSoon();
 }
-// The final rows, with the run's result.
-export function setTimeseries(rows, interval) {
-  tsRows = rows.slice();
+// The final rows, with the run's result; `tooMany` (the server's limit on points) when the
+// run had more intervals than the page is sent.
+let tsTooMany = null;
+export function setTimeseries(rows, interval, tooMany) {
+  tsRows = tooMany ? [] : rows.slice();
+  tsTooMany = tooMany || null;
   if (interval) tsInterval = interval;
-  tsDirty = true;
+  resetTimeseriesCharts();
   drawTimeseriesSoon();
 }
 // A new result: its histograms, drawn now if their tab shows.
@@ -96,11 +100,14 @@ function drawTimeseries() {
   if (!tsDirty && charts.ts.length) return;
   tsDirty = false;
   const box = $('#ts-charts');
-  $('#ts-empty').hidden = tsRows.length > 0;
+  $('#ts-empty').hidden = tsRows.length > 0 || !!tsTooMany;
   const note = $('#ts-note');
-  note.hidden = tsRows.length === 0;
-  note.textContent = `One point per ${fmt(tsInterval)} s of simulated time` +
-    (runActive() ? ' (provisional while the run goes).' : '.');
+  note.hidden = tsRows.length === 0 && !tsTooMany;
+  note.textContent = tsTooMany
+    ? `The run lasted more than ${fmtInt(tsTooMany)} intervals of ${fmt(tsInterval)} s, more ` +
+      'than the page is sent: choose a longer time-series interval to see its time series.'
+    : `One point per ${fmt(tsInterval)} s of simulated time` +
+      (runActive() ? ', drawn as each interval closes.' : '.');
   if (!charts.ts.length) {
     if (!tsRows.length) return;
     box.replaceChildren();

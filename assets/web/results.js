@@ -103,7 +103,7 @@ export function showResult(d) {
     : '';
 
   if (d.timeseries && Array.isArray(d.timeseries.rows)) {
-    setTimeseries(d.timeseries.rows, d.timeseries.interval_s);
+    setTimeseries(d.timeseries.rows, d.timeseries.interval_s, d.timeseries.too_many);
   }
   newHistograms();
   updateButtons();

@@ -51,7 +51,9 @@ pub struct TimeSeries {
     interval: f64,
     rows: Vec<Interval>,
     sink: Box<dyn RowSink>,
-    /// An event past [`MAX_INTERVALS`] intervals was seen.
+    /// The most intervals it keeps ([`MAX_INTERVALS`] unless a driver asks for fewer).
+    max_intervals: usize,
+    /// An event past `max_intervals` intervals was seen.
     too_long: bool,
     /// Intervals already handed out by [`TimeSeries::settled`].
     settled: usize,
@@ -64,15 +66,29 @@ impl TimeSeries {
             interval,
             rows: Vec::new(),
             sink,
+            max_intervals: MAX_INTERVALS,
             too_long: false,
             settled: 0,
         }
     }
 
+    /// Keeps at most `max` intervals (at most [`MAX_INTERVALS`]): a driver that shows the
+    /// series rather than writing it bounds its memory so, and drops the series once it
+    /// [overflows](TimeSeries::overflowed).
+    pub fn with_max_intervals(mut self, max: usize) -> TimeSeries {
+        self.max_intervals = max.min(MAX_INTERVALS);
+        self
+    }
+
+    /// Whether an event came past the last interval it keeps (`finish` then fails).
+    pub fn overflowed(&self) -> bool {
+        self.too_long
+    }
+
     /// The interval holding instant `t`, created (with those before it) as needed.
     fn at(&mut self, t: f64) -> Option<&mut Interval> {
         let k = (t.max(0.0) / self.interval).floor();
-        if k >= MAX_INTERVALS as f64 {
+        if k >= self.max_intervals as f64 {
             self.too_long = true;
             return None;
         }
@@ -169,8 +185,9 @@ impl TimeSeries {
     pub fn finish(mut self, replicas: usize) -> Result<()> {
         if self.too_long {
             bail!(
-                "--timeseries: the run is longer than {MAX_INTERVALS} intervals of {} s: use a \
-                 longer --interval",
+                "--timeseries: the run is longer than {} intervals of {} s: use a longer \
+                 --interval",
+                self.max_intervals,
                 self.interval
             );
         }

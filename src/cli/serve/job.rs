@@ -19,8 +19,8 @@ use super::runs::{Job, Run};
 const WATCH_STEPS: u64 = 8;
 /// The least wall time between two progress events.
 const PROGRESS_EVERY: Duration = Duration::from_millis(100);
-/// The most time-series rows a page is sent (live and in the result); past that the page
-/// is told to choose a longer interval.
+/// The most time-series rows a run keeps and a page is sent (live and in the result); past
+/// that the series is dropped and the page told to choose a longer interval.
 pub const MAX_POINTS: usize = 20_000;
 
 pub fn execute(run: &Run) {
@@ -51,15 +51,15 @@ fn simulate(run: &Run, job: &Job) -> anyhow::Result<Option<Value>> {
             Box::new(SampleSink(Arc::clone(&samples))),
             simulator.class_names().to_vec(),
         )),
-        timeseries: Some(TimeSeries::new(
-            job.interval,
-            Box::new(FrameSink(Arc::clone(&frame))),
-        )),
+        timeseries: Some(
+            TimeSeries::new(job.interval, Box::new(FrameSink(Arc::clone(&frame))))
+                .with_max_intervals(MAX_POINTS),
+        ),
         replica: 0,
     };
     run.emit("started", &json!({ "total": simulator.progress().total }));
     let mut last_progress: Option<Instant> = None;
-    let mut points = 0usize;
+    let mut too_many = false;
     let mut last = None;
     let summary = simulator
         .with_recorders(recorders)
@@ -68,16 +68,21 @@ fn simulate(run: &Run, job: &Job) -> anyhow::Result<Option<Value>> {
             if run.cancelled() {
                 return ControlFlow::Break(());
             }
+            // A series longer than the page is sent is dropped; the run goes on without it.
+            if records
+                .timeseries
+                .as_ref()
+                .is_some_and(TimeSeries::overflowed)
+            {
+                records.timeseries = None;
+                too_many = true;
+            }
             if last_progress.is_none_or(|t| t.elapsed() >= PROGRESS_EVERY) {
                 last_progress = Some(Instant::now());
                 run.emit_progress(&progress_json(p, started));
                 if let Some(series) = records.timeseries.as_mut() {
                     if let Ok(Some(rows)) = series.settled(p.settled, p.replicas) {
-                        let rows = live::rows(&rows);
-                        if points + rows.len() <= MAX_POINTS {
-                            points += rows.len();
-                            run.emit("points", &json!({ "rows": rows }));
-                        }
+                        run.emit("points", &json!({ "rows": live::rows(&rows) }));
                     }
                 }
             }
@@ -91,12 +96,9 @@ fn simulate(run: &Run, job: &Job) -> anyhow::Result<Option<Value>> {
     let doc = super::super::report::json_document(&job.config, &summary)?;
     let json_text = serde_json::to_string_pretty(&doc)? + "\n";
     let frame = frame.lock().expect("no panic holds the frame").take();
-    let rows = frame.as_ref().map(live::rows).unwrap_or_default();
-    let series = if rows.len() <= MAX_POINTS {
-        json!({ "interval_s": job.interval, "rows": rows })
-    } else {
-        json!({ "interval_s": job.interval, "rows": [], "too_many": rows.len(),
-                "max": MAX_POINTS })
+    let series = match (too_many, frame.as_ref()) {
+        (false, Some(frame)) => json!({ "interval_s": job.interval, "rows": live::rows(frame) }),
+        _ => json!({ "interval_s": job.interval, "rows": [], "too_many": MAX_POINTS }),
     };
     let histograms = samples
         .lock()
