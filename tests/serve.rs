@@ -106,6 +106,10 @@ impl Server {
                 on_event(&name, &data);
                 events.push((name.clone(), data));
                 if ["result", "error", "cancelled"].contains(&name.as_str()) {
+                    // The response ends there: its last chunk, then the connection closes.
+                    let mut rest = String::new();
+                    reader.read_to_string(&mut rest).unwrap();
+                    assert!(rest.ends_with("0\r\n\r\n"), "{rest:?}");
                     return events;
                 }
             }

@@ -1,6 +1,8 @@
 //! A run's events as server-sent events (`text/event-stream`): `event: NAME` and one line
 //! of JSON `data` each, written and flushed as they come, a comment every few seconds so a
-//! closed page is noticed, and the connection closed after the run's last event.
+//! closed page is noticed, and the response ended after the run's last event (chunked over
+//! HTTP/1.1, so the client sees the end while the connection may stay open; by closing the
+//! connection over HTTP/1.0).
 //!
 //! A page that goes away (its stream cannot be written) stops its run: nobody would see it.
 
@@ -22,14 +24,24 @@ pub fn stream(request: Request, run: Arc<Run>) {
         let _ = request.respond(super::http::json_response(409, &body));
         return;
     }
+    let chunked = *request.http_version() != tiny_http::HTTPVersion(1, 0);
     let mut out = request.into_writer();
-    let head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-store\r\n\
-                Connection: close\r\n\r\n";
-    if out
-        .write_all(head.as_bytes())
-        .and_then(|_| out.flush())
-        .is_err()
-    {
+    let delimit = if chunked {
+        "Transfer-Encoding: chunked"
+    } else {
+        "Connection: close"
+    };
+    let head = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-store\r\n\
+         {delimit}\r\n\r\n"
+    );
+    // A batch of events as one chunk; the empty chunk ends the response.
+    let frame = |text: &str| match chunked {
+        true => format!("{:x}\r\n{text}\r\n", text.len()),
+        false => text.to_string(),
+    };
+    let mut send = |bytes: &str| out.write_all(bytes.as_bytes()).and_then(|_| out.flush());
+    if send(&head).is_err() {
         return run.cancel();
     }
     loop {
@@ -41,11 +53,15 @@ pub fn stream(request: Request, run: Arc<Run>) {
         for (name, data) in events {
             text.push_str(&format!("event: {name}\ndata: {data}\n\n"));
         }
-        if out
-            .write_all(text.as_bytes())
-            .and_then(|_| out.flush())
-            .is_err()
-        {
+        let mut bytes = if text.is_empty() {
+            String::new()
+        } else {
+            frame(&text)
+        };
+        if finished && chunked {
+            bytes.push_str("0\r\n\r\n");
+        }
+        if send(&bytes).is_err() {
             // The page has gone.
             return run.cancel();
         }
