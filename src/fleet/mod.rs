@@ -36,32 +36,14 @@ use agenda::Agenda;
 pub use build::Role;
 use disagg::Disaggregation;
 use router::Router;
+pub use run::Progress;
+use run::Upcoming;
 use stats::ReplicaStats;
 use view::StepLoad;
 
 /// The router's random stream (random, power_of_two), apart from the workload's.
 const ROUTER_STREAM: u64 = 3;
 const DECODE_ROUTER_STREAM: u64 = 4;
-
-/// A snapshot for progress displays.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Progress {
-    /// Simulated seconds.
-    pub now: f64,
-    pub completed: u64,
-    /// Requests the run will see, when known up front.
-    pub total: Option<u64>,
-    pub running: usize,
-    pub waiting: usize,
-    /// Fraction of KV blocks in use (over the fleet).
-    pub kv_cache_util: f64,
-    pub steps: u64,
-    /// Engine replicas in the fleet (1 without `[cluster]`).
-    pub replicas: usize,
-    /// The instant of the next event (infinite when none is left): nothing the run does
-    /// from here on happens earlier, so whatever was recorded before it is final.
-    pub settled: f64,
-}
 
 /// What one call to [`Simulator::step`] did.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -236,10 +218,12 @@ impl Simulator {
 
     /// Handles the next event: an arrival, a handoff or landed transfer, or one replica's step.
     pub fn step(&mut self) -> Result<StepOutcome> {
-        let next = self.next_replica();
-        let at = next.map(|i| self.replicas[i].engine.now());
-        let arrival = self.workload.next_arrival();
-        let moved = self.disagg.as_ref().and_then(Disaggregation::next_event);
+        let Upcoming {
+            replica,
+            arrival,
+            moved,
+        } = self.upcoming();
+        let at = replica.map(|(_, t)| t);
         // Arrivals and transfers at a step boundary come first: the step sees them.
         if let Some(t) = arrival.filter(|&t| at.is_none_or(|b| t <= b)) {
             if moved.is_none_or(|m| t <= m) {
@@ -251,11 +235,23 @@ impl Simulator {
             self.move_kv();
             return Ok(StepOutcome::Idle);
         }
-        let Some(i) = next else {
+        let Some((i, _)) = replica else {
             debug_assert!(self.disagg.as_ref().is_none_or(Disaggregation::is_idle));
             return Ok(StepOutcome::Done);
         };
         self.step_replica(i)
+    }
+
+    /// The events that may come next, for `step` to choose from and `Progress::settled` to
+    /// bound the past by.
+    fn upcoming(&self) -> Upcoming {
+        Upcoming {
+            replica: self
+                .next_replica()
+                .map(|i| (i, self.replicas[i].engine.now())),
+            arrival: self.workload.next_arrival(),
+            moved: self.disagg.as_ref().and_then(Disaggregation::next_event),
+        }
     }
 
     /// The replica whose next step boundary comes first (the lowest index among equals), of
@@ -429,19 +425,8 @@ impl Simulator {
             kv_cache_util: used as f64 / blocks as f64,
             steps: self.metrics.steps(),
             replicas: self.replicas.len(),
-            settled: self.next_event_time(),
+            settled: self.upcoming().earliest(),
         }
-    }
-
-    /// When the next event happens: an arrival, a handoff or landed transfer, or a busy
-    /// replica's step boundary (the earliest; infinite when none is left).
-    fn next_event_time(&self) -> f64 {
-        let step = self.next_replica().map(|i| self.replicas[i].engine.now());
-        let moved = self.disagg.as_ref().and_then(Disaggregation::next_event);
-        [self.workload.next_arrival(), step, moved]
-            .into_iter()
-            .flatten()
-            .fold(f64::INFINITY, f64::min)
     }
 
     /// Simulated seconds so far: the latest step boundary of any replica.

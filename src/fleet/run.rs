@@ -1,13 +1,53 @@
 //! Running a whole simulation: to completion, with a progress callback, or watched by a
 //! driver that can look at the records so far and stop the run between steps (the web
-//! interface's Stop button). All three are one loop.
+//! interface's Stop button). All three are one loop, and the progress they report says what
+//! is final.
 
 use std::ops::ControlFlow;
 
-use super::{Progress, Simulator, StepOutcome};
+use super::{Simulator, StepOutcome};
 use crate::metrics::RunSummary;
 use crate::records::Recorders;
 use crate::Result;
+
+/// A snapshot for progress displays.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Progress {
+    /// Simulated seconds.
+    pub now: f64,
+    pub completed: u64,
+    /// Requests the run will see, when known up front.
+    pub total: Option<u64>,
+    pub running: usize,
+    pub waiting: usize,
+    /// Fraction of KV blocks in use (over the fleet).
+    pub kv_cache_util: f64,
+    pub steps: u64,
+    /// Engine replicas in the fleet (1 without `[cluster]`).
+    pub replicas: usize,
+    /// The instant of the next event (infinite when none is left): nothing the run does
+    /// from here on happens earlier, so whatever was recorded before it is final.
+    pub settled: f64,
+}
+
+/// The candidates for the next event: the busy replica whose step boundary comes first (and
+/// that boundary), the next arrival, and the next handoff or landed KV transfer.
+pub(super) struct Upcoming {
+    pub replica: Option<(usize, f64)>,
+    pub arrival: Option<f64>,
+    pub moved: Option<f64>,
+}
+
+impl Upcoming {
+    /// When the next event happens (infinite when none is left): nothing the run does from
+    /// then on is earlier.
+    pub fn earliest(&self) -> f64 {
+        [self.arrival, self.replica.map(|(_, t)| t), self.moved]
+            .into_iter()
+            .flatten()
+            .fold(f64::INFINITY, f64::min)
+    }
+}
 
 impl Simulator {
     /// Runs to completion.
