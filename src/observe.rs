@@ -48,6 +48,16 @@ pub struct Completion {
 }
 
 impl Completion {
+    /// Seconds from arrival to the first output token.
+    pub fn ttft(&self) -> f64 {
+        self.first_token - self.spec.arrival
+    }
+
+    /// Seconds from arrival to the last output token.
+    pub fn e2e(&self) -> f64 {
+        self.completion - self.spec.arrival
+    }
+
     /// Seconds per output token after the first; None with one output token.
     pub fn tpot(&self) -> Option<f64> {
         let output = self.spec.output_len;
@@ -109,6 +119,34 @@ impl<A: Observer, B: Observer> Observer for (&mut A, &mut B) {
     fn completion(&mut self, done: &Completion) {
         self.0.completion(done);
         self.1.completion(done);
+    }
+}
+
+/// An observer chosen at run time (one a driver attaches).
+impl<A: Observer + ?Sized> Observer for Box<A> {
+    fn arrival(&mut self, spec: &RequestSpec, now: f64) {
+        (**self).arrival(spec, now);
+    }
+    fn first_scheduled(&mut self, spec: &RequestSpec, now: f64, cached: u32) {
+        (**self).first_scheduled(spec, now, cached);
+    }
+    fn first_token(&mut self, spec: &RequestSpec, now: f64) {
+        (**self).first_token(spec, now);
+    }
+    fn step(&mut self, step: &StepEvent) {
+        (**self).step(step);
+    }
+    fn gap(&mut self, gap: f64) {
+        (**self).gap(gap);
+    }
+    fn preemption(&mut self, spec: &RequestSpec, now: f64) {
+        (**self).preemption(spec, now);
+    }
+    fn prefix_lookup(&mut self, queried: u64, hit: u64) {
+        (**self).prefix_lookup(queried, hit);
+    }
+    fn completion(&mut self, done: &Completion) {
+        (**self).completion(done);
     }
 }
 

@@ -53,7 +53,7 @@ proptest! {
         let recorders = Recorders {
             requests: Some(RequestLog::new(Box::new(requests.clone()), simulator.class_names().to_vec())),
             timeseries: Some(TimeSeries::new(interval, Box::new(series.clone()))),
-            replica: 0,
+            ..Recorders::default()
         };
         let s = simulator.with_recorders(recorders).run().unwrap();
 

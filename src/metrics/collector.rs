@@ -135,30 +135,18 @@ impl Observer for Collector {
             (done.spec.prompt_len, done.spec.output_len, done.spec.class);
         self.completed += 1;
         self.input_tokens += u64::from(prompt_len);
-        self.ttft.push(first_token - arrival);
+        let (ttft, e2e, tpot) = (done.ttft(), done.e2e(), done.tpot());
+        self.ttft.push(ttft);
         if let Some(timeline) = &mut self.timeline {
             timeline.record(arrival, first_token, completion);
         }
-        self.e2e.push(completion - arrival);
-        let tpot = done.tpot();
+        self.e2e.push(e2e);
         if let Some(tpot) = tpot {
             self.tpot.push(tpot);
         }
-        let good = self.slo.record(
-            class,
-            first_token - arrival,
-            tpot,
-            completion - arrival,
-            output_len,
-        );
-        self.classes.record(
-            class,
-            first_token - arrival,
-            completion - arrival,
-            tpot,
-            output_len,
-            good,
-        );
+        let good = self.slo.record(class, ttft, tpot, e2e, output_len);
+        self.classes
+            .record(class, ttft, e2e, tpot, output_len, good);
     }
 }
 

@@ -22,6 +22,9 @@ use crate::Result;
 pub struct Recorders {
     pub requests: Option<RequestLog>,
     pub timeseries: Option<TimeSeries>,
+    /// Any other observer a driver attaches (the web interface's histograms), seeing what
+    /// the records see.
+    pub watcher: Option<Box<dyn Observer + Send>>,
     /// The replica whose events come next (set by the driver before it steps one).
     pub replica: u32,
 }
@@ -45,21 +48,34 @@ impl Observer for Recorders {
         if let Some(t) = &mut self.timeseries {
             t.arrival(spec, now);
         }
+        self.watcher.arrival(spec, now);
+    }
+    fn first_scheduled(&mut self, spec: &RequestSpec, now: f64, cached: u32) {
+        self.watcher.first_scheduled(spec, now, cached);
     }
     fn first_token(&mut self, spec: &RequestSpec, now: f64) {
         if let Some(t) = &mut self.timeseries {
             t.first_token(spec, now);
         }
+        self.watcher.first_token(spec, now);
     }
     fn step(&mut self, step: &StepEvent) {
         if let Some(t) = &mut self.timeseries {
             t.step(step);
         }
+        self.watcher.step(step);
+    }
+    fn gap(&mut self, gap: f64) {
+        self.watcher.gap(gap);
     }
     fn preemption(&mut self, spec: &RequestSpec, now: f64) {
         if let Some(t) = &mut self.timeseries {
             t.preemption(spec, now);
         }
+        self.watcher.preemption(spec, now);
+    }
+    fn prefix_lookup(&mut self, queried: u64, hit: u64) {
+        self.watcher.prefix_lookup(queried, hit);
     }
     fn completion(&mut self, done: &Completion) {
         if let Some(log) = &mut self.requests {
@@ -68,5 +84,6 @@ impl Observer for Recorders {
         if let Some(t) = &mut self.timeseries {
             t.completion(done);
         }
+        self.watcher.completion(done);
     }
 }

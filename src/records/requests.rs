@@ -89,14 +89,8 @@ impl RequestLog {
                 u32s(&|c| c.cached_prompt_tokens),
             ),
             Column::new("preemptions".into(), u32s(&|c| c.preemptions)),
-            Column::new(
-                "ttft_ms".into(),
-                f64s(&|c| ms(c.first_token - c.spec.arrival)),
-            ),
-            Column::new(
-                "e2e_ms".into(),
-                f64s(&|c| ms(c.completion - c.spec.arrival)),
-            ),
+            Column::new("ttft_ms".into(), f64s(&|c| ms(c.ttft()))),
+            Column::new("e2e_ms".into(), f64s(&|c| ms(c.e2e()))),
             Column::new(
                 "tpot_ms".into(),
                 rows.iter()

@@ -9,10 +9,10 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use inference_lab::fleet::Progress;
-use inference_lab::records::{Recorders, RequestLog, TimeSeries};
+use inference_lab::records::{Recorders, TimeSeries};
 use inference_lab::Simulator;
 
-use super::live::{self, FrameSink, SampleSink, Samples};
+use super::live::{self, FrameSink, SampleWatch, Samples};
 use super::runs::{Job, Run};
 
 /// Steps between two looks at the run (its stop flag, its pace, its progress).
@@ -47,15 +47,12 @@ fn simulate(run: &Run, job: &Job) -> anyhow::Result<Option<Value>> {
     let samples = Arc::new(Mutex::new(Samples::default()));
     let frame = Arc::new(Mutex::new(None));
     let recorders = Recorders {
-        requests: Some(RequestLog::new(
-            Box::new(SampleSink(Arc::clone(&samples))),
-            simulator.class_names().to_vec(),
-        )),
+        watcher: Some(Box::new(SampleWatch(Arc::clone(&samples)))),
         timeseries: Some(
             TimeSeries::new(job.interval, Box::new(FrameSink(Arc::clone(&frame))))
                 .with_max_intervals(MAX_POINTS),
         ),
-        replica: 0,
+        ..Recorders::default()
     };
     run.emit("started", &json!({ "total": simulator.progress().total }));
     let mut last_progress: Option<Instant> = None;

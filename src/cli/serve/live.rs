@@ -1,6 +1,6 @@
-//! Where a web run's records go: the library's own request log and time series (the
-//! observers `--requests` and `--timeseries` use), into sinks that keep what the page draws
-//! instead of writing files.
+//! What a web run keeps for the page: its completed requests' values, watched as they
+//! complete, and the library's own time series (the observer `--timeseries` uses) into a sink
+//! that keeps its table instead of writing a file.
 //!
 //! - [`Samples`]: the latencies and lengths of the completed requests, for the histograms; at
 //!   most [`SAMPLES`] of each, a uniform sample (reservoir, seeded) past that, so memory stays
@@ -14,6 +14,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Map, Value};
 
+use inference_lab::observe::{Completion, Observer};
 use inference_lab::records::RowSink;
 use inference_lab::report::table_of;
 
@@ -100,33 +101,21 @@ fn histogram(values: &[f64], bins: usize) -> (Vec<f64>, Vec<u64>) {
     (edges, counts)
 }
 
-/// The request log's sink: each batch of rows into the samples.
-pub struct SampleSink(pub Arc<Mutex<Samples>>);
+/// Watches the run's completed requests into the samples (the observer `--requests` is
+/// built on sees the same ones).
+pub struct SampleWatch(pub Arc<Mutex<Samples>>);
 
-impl RowSink for SampleSink {
-    fn write(&mut self, frame: &mut DataFrame) -> inference_lab::Result<()> {
-        let table = table_of(frame)?;
-        let column = |name: &str| {
-            table.numbers(name).ok_or_else(|| {
-                inference_lab::Error::new(format!("the request log has no column {name}"))
-            })
-        };
-        let arrival = column("arrival_s")?;
-        let completion = column("completion_s")?;
-        let ttft = column("ttft_ms")?;
-        let tpot = column("tpot_ms")?;
-        let prompt = column("prompt_tokens")?;
-        let output = column("output_tokens")?;
-        let mut samples = self.0.lock().expect("no panic holds the samples");
-        for i in 0..table.rows.len() {
-            let e2e = arrival[i].zip(completion[i]).map(|(a, c)| (c - a) * 1e3);
-            samples.add([ttft[i], e2e, tpot[i], prompt[i], output[i]]);
-        }
-        Ok(())
-    }
-
-    fn finish(self: Box<Self>) -> inference_lab::Result<()> {
-        Ok(())
+impl Observer for SampleWatch {
+    fn completion(&mut self, done: &Completion) {
+        let ms = |s: f64| s * 1e3;
+        let row = [
+            Some(ms(done.ttft())),
+            Some(ms(done.e2e())),
+            done.tpot().map(ms),
+            Some(f64::from(done.spec.prompt_len)),
+            Some(f64::from(done.spec.output_len)),
+        ];
+        self.0.lock().expect("no panic holds the samples").add(row);
     }
 }
 
