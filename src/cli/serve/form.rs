@@ -174,27 +174,27 @@ fn config_problem(text: &str) -> Problem {
 
 /// The first key of `table` (at any depth) that names a file, as a problem.
 fn names_a_file(table: &Table) -> Option<Problem> {
-    fn walk(value: &toml::Value, at: &str) -> Option<String> {
-        match value {
-            toml::Value::Table(t) => t.iter().find_map(|(k, v)| {
-                let path = if at.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{at}.{k}")
-                };
-                let is_file = FILE_KEYS.contains(&k.as_str())
-                    || (k == "hf_config" && v.as_str().is_none_or(|s| hf::find(s).is_err()));
-                if is_file {
-                    Some(path)
-                } else {
-                    walk(v, &path)
-                }
-            }),
-            toml::Value::Array(items) => items.iter().find_map(|v| walk(v, at)),
-            _ => None,
-        }
+    fn walk(table: &Table, at: &str) -> Option<String> {
+        table.iter().find_map(|(k, v)| {
+            let path = if at.is_empty() {
+                k.clone()
+            } else {
+                format!("{at}.{k}")
+            };
+            let is_file = FILE_KEYS.contains(&k.as_str())
+                || (k == "hf_config" && v.as_str().is_none_or(|s| hf::find(s).is_err()));
+            match v {
+                _ if is_file => Some(path),
+                toml::Value::Table(t) => walk(t, &path),
+                toml::Value::Array(items) => items
+                    .iter()
+                    .filter_map(toml::Value::as_table)
+                    .find_map(|t| walk(t, &path)),
+                _ => None,
+            }
+        })
     }
-    let key = walk(&toml::Value::Table(table.clone()), "")?;
+    let key = walk(table, "")?;
     Some(Problem {
         message: format!(
             "{key} names a file, and the web interface never reads a file a page names: run \
